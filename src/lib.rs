@@ -1,0 +1,7 @@
+//! cutover: a terminal wizard (and a headless runner on the same engine) that takes a Docker
+//! Compose deployment through a maintenance-window upgrade.
+//!
+//! Layout (see DESIGN.md): `engine` knows plans, steps, the runner and the journal and nothing of
+//! terminals or Docker; `adapters` wrap one outside system each and know nothing of plans;
+//! `upgrade` is the built-in pgvector plan that joins the two; `tui` and `headless` are views
+//! over the engine's events plus a command channel.
