@@ -6,4 +6,10 @@
 //! `upgrade` is the built-in pgvector plan that joins the two; `tui` and `headless` are views
 //! over the engine's events plus a command channel.
 
+pub mod cli;
+pub mod config;
 pub mod engine;
+pub mod exit;
+pub mod headless;
+pub mod plans;
+pub mod report;

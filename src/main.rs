@@ -1,3 +1,7 @@
-fn main() {
-    println!("cutover: under construction");
+//! The `cutover` binary: parses the command line and hands over to `cutover::cli`.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    cutover::cli::main(cutover::cli::Cli::parse())
 }

@@ -1,0 +1,143 @@
+//! The command line: argument definitions (clap) and dispatch to the front ends.
+//!
+//! Flags are the last configuration layer (see `crate::config`). Headless output is chosen
+//! automatically when stdout is not a terminal.
+
+mod commands;
+mod runs;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use commands::main;
+
+use crate::config::Partial;
+use crate::exit::EXIT_CODES_HELP;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cutover",
+    version,
+    about = "Take a Docker Compose stack through a maintenance-window upgrade, with sign-off, verification and a real rollback.",
+    after_help = EXIT_CODES_HELP,
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Configuration file (default: ./cutover.toml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Compose file of the stack (default: found in the working directory, or COMPOSE_FILE).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub compose_file: Option<PathBuf>,
+    /// Compose project name (default: COMPOSE_PROJECT_NAME or the directory name).
+    #[arg(long, global = true)]
+    pub project: Option<String>,
+    /// Directory that holds run directories (default: <compose dir>/.cutover/runs).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+    /// Which plan to run.
+    #[arg(long, global = true, hide = true)]
+    pub plan: Option<String>,
+    /// One JSON object per event instead of lines (headless).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Print every step with the concrete things it will touch; changes nothing.
+    Plan,
+    /// Run the upgrade (headless with --yes).
+    Run(RunArgs),
+    /// Continue a stopped or crashed run (default: the latest).
+    Resume(RunArgs),
+    /// Undo every completed step of a run, newest first (default: the latest run).
+    Rollback(RollbackArgs),
+    /// Show where a run stands and what to do next.
+    Status(RunSelect),
+    /// Print a run's report (who signed what and when, each step's outcome and duration).
+    Report(ReportArgs),
+    /// Show the effective configuration.
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run without asking: required for headless runs.
+    #[arg(long)]
+    pub yes: bool,
+    /// Sign off a checklist item by its id, with your name (repeat for each item).
+    #[arg(long = "sign-off", value_name = "ITEM=NAME")]
+    pub sign_off: Vec<String>,
+    /// Do not undo completed steps when a step fails (exit 3 instead of 1).
+    #[arg(long)]
+    pub no_auto_rollback: bool,
+    /// Break a lock left by a cutover that is no longer running on this host.
+    #[arg(long)]
+    pub break_stale_lock: bool,
+    /// The run to resume (a run directory; default: the latest).
+    #[arg(long = "run", value_name = "RUN_DIR")]
+    pub run: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Roll back without asking: required for headless use.
+    #[arg(long)]
+    pub yes: bool,
+    #[arg(long)]
+    pub break_stale_lock: bool,
+    #[command(flatten)]
+    pub select: RunSelect,
+}
+
+#[derive(Debug, Args)]
+pub struct RunSelect {
+    /// A run directory (default: the latest run).
+    #[arg(long = "run", value_name = "RUN_DIR")]
+    pub run: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub select: RunSelect,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print the effective configuration, secrets redacted, with where each value came from.
+    #[arg(long)]
+    pub print: bool,
+}
+
+impl Global {
+    pub fn partial(&self, no_auto_rollback: bool) -> Partial {
+        Partial {
+            compose_file: self.compose_file.clone(),
+            project: self.project.clone(),
+            run_dir: self.run_dir.clone(),
+            plan: self.plan.clone(),
+            auto_rollback: no_auto_rollback.then_some(false),
+            ..Partial::default()
+        }
+    }
+}
+
+/// Parses `ITEM=NAME`.
+pub fn parse_sign_off(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((item, name)) if !item.trim().is_empty() && !name.trim().is_empty() => {
+            Ok((item.trim().to_string(), name.trim().to_string()))
+        }
+        _ => Err(format!("--sign-off {s:?}: expected ITEM=NAME")),
+    }
+}

@@ -1,0 +1,42 @@
+//! Exit codes: the contract with scripts and with the operator's runbook.
+//!
+//! 0 done; 1 failed and rolled back (the stack is as it was); 2 usage or config error (nothing
+//! changed); 3 failed or stopped and not rolled back (operator action needed).
+
+use std::process::ExitCode;
+
+use crate::engine::RunOutcome;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Done = 0,
+    RolledBack = 1,
+    Usage = 2,
+    OperatorAction = 3,
+}
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  done
+  1  failed and rolled back (the stack is as it was before)
+  2  usage or configuration error (nothing changed)
+  3  failed or stopped and not rolled back (operator action needed: see `cutover status`)";
+
+impl Exit {
+    pub fn of(outcome: &RunOutcome) -> Self {
+        match outcome {
+            RunOutcome::Done => Exit::Done,
+            // Nothing had changed when a pre-flight check failed: the stack is as it was.
+            RunOutcome::RolledBack { .. } | RunOutcome::PreflightFailed { .. } => Exit::RolledBack,
+            RunOutcome::FailedNotRolledBack { .. }
+            | RunOutcome::RollbackFailed { .. }
+            | RunOutcome::Interrupted { .. } => Exit::OperatorAction,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
