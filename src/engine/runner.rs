@@ -334,6 +334,17 @@ impl Runner {
                 reason,
             });
         }
+        // A check left running by a crash changed nothing; close it so the run can end.
+        for id in state.uncertain() {
+            if self.step(id).kind() != StepKind::Action {
+                let error = StepError::new("interrupted before it finished");
+                self.journal(Entry::StepFailed {
+                    step: id.into(),
+                    error,
+                    uncertain: true,
+                })?;
+            }
+        }
         self.journal(Entry::RollbackStarted {
             reason: reason.clone(),
         })?;
