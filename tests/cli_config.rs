@@ -1,0 +1,113 @@
+//! Configuration errors name the key and where it came from; secrets are redacted.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cutover(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cutover"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("COMPOSE_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn stack() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("docker-compose.yml"), "services: {}\n").unwrap();
+    tmp
+}
+
+#[test]
+fn an_unknown_key_names_file_and_line() {
+    let tmp = stack();
+    std::fs::write(
+        tmp.path().join("cutover.toml"),
+        "database = \"privexbot\"\n\ncolour = \"blue\"\n",
+    )
+    .unwrap();
+    let out = cutover(tmp.path(), &["config", "--print"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cutover.toml:3: unknown key `colour`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_value_names_file_line_and_key() {
+    let tmp = stack();
+    std::fs::write(
+        tmp.path().join("cutover.toml"),
+        "# comment\nauto_rollback = \"sometimes\"\n",
+    )
+    .unwrap();
+    let out = cutover(tmp.path(), &["config", "--print"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cutover.toml:2: bad value for key `auto_rollback`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_environment_variable_is_named() {
+    let tmp = stack();
+    let out = cutover(
+        tmp.path(),
+        &["config", "--print"],
+        &[("CUTOVER_DATABSE", "x")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("CUTOVER_DATABSE: unknown key `databse`")
+    );
+}
+
+#[test]
+fn layers_override_in_order_and_secrets_are_redacted() {
+    let tmp = stack();
+    std::fs::write(
+        tmp.path().join("cutover.toml"),
+        "database = \"fromfile\"\nproject = \"fromfile\"\ndb_password = \"hunter2\"\n",
+    )
+    .unwrap();
+    let out = cutover(
+        tmp.path(),
+        &["config", "--print", "--project", "fromflag"],
+        &[("CUTOVER_DATABASE", "fromenv")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("database = \"fromenv\"  # environment"),
+        "{text}"
+    );
+    assert!(
+        text.contains("project = \"fromflag\"  # command line"),
+        "{text}"
+    );
+    assert!(
+        text.contains("target_image = \"pgvector/pgvector:pg16\"  # default"),
+        "{text}"
+    );
+    assert!(text.contains("db_password = \"[redacted]\""), "{text}");
+    assert!(!text.contains("hunter2"));
+}
+
+#[test]
+fn no_compose_file_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = cutover(tmp.path(), &["plan"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no compose file"));
+}
