@@ -98,10 +98,8 @@ impl Runner {
             let reason = self.state().rollback_reason.unwrap_or_default();
             return self.rollback_inner(reason).await;
         }
-        if resumed {
-            if let Some(outcome) = self.settle_uncertain().await? {
-                return Ok(outcome);
-            }
+        if resumed && let Some(outcome) = self.settle_uncertain().await? {
+            return Ok(outcome);
         }
         if let Some(outcome) = self.preflight().await? {
             return Ok(outcome);
