@@ -735,3 +735,46 @@ async fn reports_data_root_free_space() {
     assert!(s.free_bytes > 0 && s.total_bytes >= s.free_bytes);
     assert!(!c.api_version().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_probes_against_the_qdrant_stand_in() {
+    let Some(c) = sup::client().await else { return };
+    let image = "cutover-testbed/qdrant-standin:latest";
+    if c.try_inspect_image(image).await.unwrap().is_none() {
+        sup::skip::<()>(&format!("{image} not built yet (the test bed builds it)"));
+        return;
+    }
+    let mut g = sup::Cleanup::default();
+    let net = network(&c, &mut g).await;
+    let name = sup::unique("qdrant");
+    g.container(&name);
+    let body = ContainerCreateBody {
+        image: Some(image.into()),
+        host_config: Some(HostConfig {
+            network_mode: Some(net),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    create(&c, &name, body).await;
+    c.start(&name).await.unwrap();
+    let base = c.resolve_endpoint(&name, 6333).await.unwrap().http_base();
+    let ready = Readiness::Http {
+        url: format!("{base}/readyz"),
+        status: None,
+    };
+    c.wait_ready(&name, &ready, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let http = cutover::adapters::http::HttpClient::new(Duration::from_secs(3));
+    http.qdrant_healthz(&base).await.unwrap();
+    http.qdrant_readyz(&base).await.unwrap();
+    let cols = http.qdrant_collections(&base).await.unwrap();
+    assert!(cols.names.iter().all(|n| !n.is_empty()));
+    // The old guide's `/health` is not Qdrant's endpoint: it must not be mistaken for one.
+    let wrong = http.get(&format!("{base}/health")).await.unwrap();
+    assert!(
+        !wrong.is_success() || wrong.body != "healthz check passed",
+        "{wrong:?}"
+    );
+}
