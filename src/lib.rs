@@ -6,6 +6,7 @@
 //! `upgrade` is the built-in pgvector plan that joins the two; `tui` and `headless` are views
 //! over the engine's events plus a command channel.
 
+pub mod adapters;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -1,0 +1,445 @@
+//! Backups of a PostgreSQL database running in a container, taken and restored through the
+//! Engine API's exec with no TTY (a TTY would mangle the binary dump).
+//!
+//! Invariants:
+//! - The run directory is created 0700 and the dump file 0600 at creation (never chmod'ed
+//!   after: there is no window in which another user can open them).
+//! - The password travels only in the exec's PGPASSWORD env; it is never logged, never in an
+//!   argument list and never in an error.
+//! - A dump that fails in any way (non-zero exit, stream error, disk full) leaves no file
+//!   behind; a returned `BackupRecord` always names a complete, verified file.
+//! - Restore only ever targets a database with no user tables (the caller creates it fresh):
+//!   restoring over live data duplicates rows in tables without a primary key.
+
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::adapters::docker::{
+    DiskSpace, DockerClient, DockerError, ExecChunk, ExecSpec, free_space,
+};
+
+/// Errors from backup and restore; each names the file or database and the way out.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "disk full while writing {path} after {written} bytes; the partial file was removed. \
+         Free space on that filesystem or choose another run directory"
+    )]
+    DiskFull { path: PathBuf, written: u64 },
+    #[error(
+        "not enough space in {path}: need about {need} bytes, {free} free. Free space there or \
+         choose another directory"
+    )]
+    InsufficientSpace { path: PathBuf, need: u64, free: u64 },
+    #[error(
+        "run directory {path} is readable by other users (mode {mode:o}); run `chmod 700 {path}`"
+    )]
+    UnsafeDir { path: PathBuf, mode: u32 },
+    #[error(
+        "pg_dump of database {database} failed (exit code {code}); partial file removed: {stderr}"
+    )]
+    DumpFailed {
+        database: String,
+        code: i64,
+        stderr: String,
+    },
+    #[error("backup {path} failed verification: {reason}")]
+    VerifyFailed { path: PathBuf, reason: String },
+    #[error(
+        "refusing to restore into database {database}: it already has {tables} user table(s). \
+         Restore only into a freshly created, empty database"
+    )]
+    TargetNotEmpty { database: String, tables: u64 },
+    #[error("pg_restore into database {database} failed (exit code {code}): {stderr}")]
+    RestoreFailed {
+        database: String,
+        code: i64,
+        stderr: String,
+    },
+}
+
+pub type Result<T, E = BackupError> = std::result::Result<T, E>;
+
+/// How to reach the database inside its container.
+#[derive(Clone)]
+pub struct PgTarget {
+    pub container: String,
+    pub user: String,
+    pub database: String,
+    /// Passed as PGPASSWORD to the exec only.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for PgTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgTarget")
+            .field("container", &self.container)
+            .field("user", &self.user)
+            .field("database", &self.database)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+impl PgTarget {
+    fn spec<I: IntoIterator<Item = S>, S: Into<String>>(&self, cmd: I) -> ExecSpec {
+        let mut spec = ExecSpec::new(cmd);
+        if let Some(p) = &self.password {
+            spec = spec.env("PGPASSWORD", p);
+        }
+        spec
+    }
+}
+
+/// A complete, verified backup (what the journal and the report record).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BackupRecord {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub sha256: String,
+    pub toc_entries: usize,
+    pub database: String,
+}
+
+/// Creates `dir` (and parents) with mode 0700; an existing one must not be open to others.
+pub fn create_run_dir(dir: &Path) -> Result<()> {
+    match std::fs::DirBuilder::new()
+        .recursive(false)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = dir.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| io(format!("create {}", parent.display()), e))?;
+            }
+            return create_run_dir(dir);
+        }
+        Err(e) => return Err(io(format!("create run directory {}", dir.display()), e)),
+    }
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| io(format!("stat {}", dir.display()), e))?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(BackupError::UnsafeDir {
+            path: dir.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// Checks that `dir`'s filesystem has at least `need` bytes free.
+pub fn check_free_space(dir: &Path, need: u64) -> Result<DiskSpace> {
+    let space = free_space(dir).map_err(|e| io(format!("statvfs {}", dir.display()), e))?;
+    if space.free_bytes < need {
+        return Err(BackupError::InsufficientSpace {
+            path: dir.to_path_buf(),
+            need,
+            free: space.free_bytes,
+        });
+    }
+    Ok(space)
+}
+
+/// `pg_dump -Fc` of `target` into `run_dir/file_name`, then verified with `pg_restore --list`
+/// (the TOC must name every table in `expect_tables`). `on_progress` gets bytes written so far.
+pub async fn dump(
+    docker: &DockerClient,
+    target: &PgTarget,
+    run_dir: &Path,
+    file_name: &str,
+    expect_tables: &[&str],
+    mut on_progress: impl FnMut(u64) + Send,
+) -> Result<BackupRecord> {
+    create_run_dir(run_dir)?;
+    let path = run_dir.join(file_name);
+    let std_file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| io(format!("create backup file {}", path.display()), e))?;
+    let mut file = tokio::fs::File::from_std(std_file);
+    let result = stream_dump(docker, target, &path, &mut file, &mut on_progress).await;
+    drop(file);
+    let (bytes, sha256) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+    };
+    let toc_entries = verify(docker, target, &path, expect_tables).await?;
+    Ok(BackupRecord {
+        path,
+        bytes,
+        sha256,
+        toc_entries,
+        database: target.database.clone(),
+    })
+}
+
+async fn stream_dump(
+    docker: &DockerClient,
+    target: &PgTarget,
+    path: &Path,
+    file: &mut tokio::fs::File,
+    on_progress: &mut (impl FnMut(u64) + Send),
+) -> Result<(u64, String)> {
+    let spec = target.spec(["pg_dump", "-Fc", "-U", &target.user, "-d", &target.database]);
+    let mut session = docker.exec_start(&target.container, &spec, None).await?;
+    let mut hasher = Sha256::new();
+    let mut written = 0u64;
+    let mut stderr = Vec::new();
+    while let Some(chunk) = session.next_chunk().await {
+        match chunk? {
+            ExecChunk::Stdout(b) => {
+                file.write_all(&b)
+                    .await
+                    .map_err(|e| write_error(path, written, e))?;
+                hasher.update(&b);
+                written += b.len() as u64;
+                on_progress(written);
+            }
+            ExecChunk::Stderr(b) => stderr.extend_from_slice(&b),
+        }
+    }
+    // Flush and fsync before calling the backup good: the dump is what rollback relies on.
+    file.flush()
+        .await
+        .map_err(|e| write_error(path, written, e))?;
+    file.sync_all()
+        .await
+        .map_err(|e| write_error(path, written, e))?;
+    let code = session.wait().await?;
+    if code != 0 {
+        return Err(BackupError::DumpFailed {
+            database: target.database.clone(),
+            code,
+            stderr: String::from_utf8_lossy(&stderr).trim().to_string(),
+        });
+    }
+    Ok((written, hex::encode(hasher.finalize())))
+}
+
+/// Streams `path` into `pg_restore --list` in the container; returns the TOC entry count.
+pub async fn verify(
+    docker: &DockerClient,
+    target: &PgTarget,
+    path: &Path,
+    expect_tables: &[&str],
+) -> Result<usize> {
+    let fail = |reason: String| BackupError::VerifyFailed {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| io(format!("stat {}", path.display()), e))?;
+    if meta.len() == 0 {
+        return Err(fail("the file is empty".into()));
+    }
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| io(format!("open {}", path.display()), e))?;
+    let out = docker
+        .exec_output_with_stdin(
+            &target.container,
+            &ExecSpec::new(["pg_restore", "--list"]),
+            Some(Box::new(file)),
+        )
+        .await?;
+    if out.exit_code != 0 {
+        return Err(fail(format!(
+            "pg_restore --list exited {}: {}",
+            out.exit_code,
+            out.stderr_str().trim()
+        )));
+    }
+    let toc = out.stdout_str();
+    let entries: Vec<&str> = toc
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with(';'))
+        .collect();
+    if entries.is_empty() {
+        return Err(fail("the table of contents is empty".into()));
+    }
+    let missing: Vec<&str> = expect_tables
+        .iter()
+        .copied()
+        .filter(|t| !entries.iter().any(|e| toc_names_table(e, t)))
+        .collect();
+    if !missing.is_empty() {
+        return Err(fail(format!("no TABLE entry for {}", missing.join(", "))));
+    }
+    Ok(entries.len())
+}
+
+/// True when a `pg_restore --list` line is the TABLE entry of `table` (`schema.table` or bare).
+pub fn toc_names_table(line: &str, table: &str) -> bool {
+    let (schema, name) = table.split_once('.').unwrap_or(("", table));
+    let t: Vec<&str> = line.split_whitespace().collect();
+    t.windows(3).any(|w| {
+        w[0] == "TABLE" && w[1] != "DATA" && w[2] == name && (schema.is_empty() || w[1] == schema)
+    })
+}
+
+/// Disaster path: restores `path` into `target.database`, which must exist and hold no user
+/// table, with `pg_restore --exit-on-error --no-owner`, streaming the file through stdin.
+pub async fn restore(docker: &DockerClient, target: &PgTarget, path: &Path) -> Result<()> {
+    let count_sql = "SELECT count(*) FROM pg_catalog.pg_tables \
+                     WHERE schemaname NOT IN ('pg_catalog', 'information_schema')";
+    let check = docker
+        .exec_output(
+            &target.container,
+            &target.spec([
+                "psql",
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-U",
+                &target.user,
+                "-d",
+                &target.database,
+                "-c",
+                count_sql,
+            ]),
+        )
+        .await?;
+    if check.exit_code != 0 {
+        return Err(BackupError::RestoreFailed {
+            database: target.database.clone(),
+            code: check.exit_code,
+            stderr: format!("cannot inspect the target: {}", check.stderr_str().trim()),
+        });
+    }
+    let tables: u64 = check.stdout_str().trim().parse().unwrap_or(u64::MAX);
+    if tables != 0 {
+        return Err(BackupError::TargetNotEmpty {
+            database: target.database.clone(),
+            tables,
+        });
+    }
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| io(format!("open {}", path.display()), e))?;
+    let out = docker
+        .exec_output_with_stdin(
+            &target.container,
+            &target.spec([
+                "pg_restore",
+                "--exit-on-error",
+                "--no-owner",
+                "-U",
+                &target.user,
+                "-d",
+                &target.database,
+            ]),
+            Some(Box::new(file)),
+        )
+        .await?;
+    if out.exit_code != 0 {
+        return Err(BackupError::RestoreFailed {
+            database: target.database.clone(),
+            code: out.exit_code,
+            stderr: out.stderr_str().trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Recomputes a file's sha256 (hex), e.g. to re-check a journaled backup before restoring.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| io(format!("open {}", path.display()), e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| io(format!("read {}", path.display()), e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn write_error(path: &Path, written: u64, e: std::io::Error) -> BackupError {
+    if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(nix::libc::ENOSPC) {
+        BackupError::DiskFull {
+            path: path.to_path_buf(),
+            written,
+        }
+    } else {
+        io(format!("write {}", path.display()), e)
+    }
+}
+
+fn io(context: String, source: std::io::Error) -> BackupError {
+    BackupError::Io { context, source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toc_table_lines_are_recognised() {
+        let l = "215; 1259 16385 TABLE public users postgres";
+        assert!(toc_names_table(l, "users"));
+        assert!(toc_names_table(l, "public.users"));
+        assert!(!toc_names_table(l, "other.users"));
+        assert!(!toc_names_table(
+            "3380; 0 16385 TABLE DATA public users postgres",
+            "users"
+        ));
+        assert!(!toc_names_table(l, "use"));
+    }
+
+    #[test]
+    fn run_dir_is_0700_and_open_dirs_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().join("a/run");
+        create_run_dir(&d).unwrap();
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        create_run_dir(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(matches!(
+            create_run_dir(&d),
+            Err(BackupError::UnsafeDir { .. })
+        ));
+    }
+
+    #[test]
+    fn free_space_check_names_need_and_free() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(check_free_space(tmp.path(), 1).is_ok());
+        let e = check_free_space(tmp.path(), u64::MAX)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&tmp.path().display().to_string()) && e.contains("free"),
+            "{e}"
+        );
+    }
+}

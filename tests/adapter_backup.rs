@@ -1,0 +1,245 @@
+//! Backup and restore end to end against a real PostgreSQL container built by the test bed
+//! (`cutover-testbed/postgres-before`); skipped with "SKIPPED: <why>" when that image is absent.
+
+mod adapter_docker_support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use adapter_docker_support as sup;
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::CreateContainerOptionsBuilder;
+use cutover::adapters::backup::{self, BackupError, PgTarget};
+use cutover::adapters::docker::{DockerClient, ExecSpec, Readiness};
+
+const IMAGE: &str = "cutover-testbed/postgres-before:latest";
+
+async fn psql(c: &DockerClient, ctr: &str, db: &str, sql: &str) -> String {
+    let out = c
+        .exec_output(
+            ctr,
+            &ExecSpec::new([
+                "psql",
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-U",
+                "app",
+                "-d",
+                db,
+                "-c",
+                sql,
+            ])
+            .env("PGPASSWORD", "pw-secret"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.exit_code, 0, "{sql}: {}", out.stderr_str());
+    out.stdout_str().trim().to_string()
+}
+
+async fn postgres(c: &DockerClient, g: &mut sup::Cleanup) -> Option<String> {
+    if c.try_inspect_image(IMAGE).await.unwrap().is_none() {
+        return sup::skip(&format!("{IMAGE} not built yet (the test bed builds it)"));
+    }
+    let name = sup::unique("pg");
+    g.container(&name);
+    let body = ContainerCreateBody {
+        image: Some(IMAGE.into()),
+        env: Some(vec![
+            "POSTGRES_USER=app".into(),
+            "POSTGRES_PASSWORD=pw-secret".into(),
+            "POSTGRES_DB=appdb".into(),
+        ]),
+        ..Default::default()
+    };
+    let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+    c.raw().create_container(Some(opts), body).await.unwrap();
+    let since = chrono::Utc::now() - chrono::Duration::seconds(1);
+    c.start(&name).await.unwrap();
+    let (probe_client, probe_name) = (c.clone(), name.clone());
+    // Readiness = the log line AND a real query (the entrypoint's temporary server also logs
+    // the line, then restarts).
+    let ready = Readiness::All(vec![
+        Readiness::LogLine {
+            pattern: "database system is ready to accept connections".into(),
+            since,
+        },
+        Readiness::probe("select 1", move || {
+            let (c, n) = (probe_client.clone(), probe_name.clone());
+            async move {
+                let out = c
+                    .exec_output(
+                        &n,
+                        &ExecSpec::new([
+                            "psql",
+                            "-X",
+                            "-h",
+                            "127.0.0.1",
+                            "-U",
+                            "app",
+                            "-d",
+                            "appdb",
+                            "-c",
+                            "select 1",
+                        ])
+                        .env("PGPASSWORD", "pw-secret"),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if out.exit_code == 0 {
+                    Ok(())
+                } else {
+                    Err(out.stderr_str())
+                }
+            }
+        }),
+    ]);
+    c.wait_ready(&name, &ready, Duration::from_secs(90))
+        .await
+        .unwrap();
+    Some(name)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dump_verify_and_restore_into_a_fresh_database() {
+    let Some(c) = sup::client().await else { return };
+    let mut g = sup::Cleanup::default();
+    let Some(pg) = postgres(&c, &mut g).await else {
+        return;
+    };
+    psql(&c, &pg, "appdb", "CREATE TABLE users (id serial PRIMARY KEY, name text); INSERT INTO users (name) SELECT 'u' || g FROM generate_series(1, 5000) g; CREATE TABLE audit_log (msg text); INSERT INTO audit_log SELECT 'm' || g FROM generate_series(1, 1234) g;").await;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let run_dir = tmp.path().join("run");
+    let target = PgTarget {
+        container: pg.clone(),
+        user: "app".into(),
+        database: "appdb".into(),
+        password: Some("pw-secret".into()),
+    };
+    assert!(!format!("{target:?}").contains("pw-secret"));
+    let mut last = 0;
+    let rec = backup::dump(
+        &c,
+        &target,
+        &run_dir,
+        "appdb.dump",
+        &["users", "public.audit_log"],
+        |n| last = n,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rec.bytes, last);
+    assert_eq!(rec.bytes, std::fs::metadata(&rec.path).unwrap().len());
+    assert_eq!(rec.sha256, backup::sha256_file(&rec.path).unwrap());
+    assert!(rec.toc_entries >= 4, "toc {}", rec.toc_entries);
+    assert_eq!(
+        std::fs::metadata(&run_dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(&rec.path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        &std::fs::read(&rec.path).unwrap()[..5],
+        b"PGDMP",
+        "custom-format header, no TTY mangling"
+    );
+    let json = serde_json::to_string(&rec).unwrap();
+    assert!(json.contains(&rec.sha256) && !json.contains("pw-secret"));
+
+    // The TOC must name the expected tables.
+    let e = backup::verify(&c, &target, &rec.path, &["knowledge_bases"])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, BackupError::VerifyFailed { .. }) && e.to_string().contains("knowledge_bases"),
+        "{e}"
+    );
+
+    // Restore refuses a database with tables, then fills a fresh one identically.
+    let e = backup::restore(&c, &target, &rec.path).await.unwrap_err();
+    assert!(
+        matches!(e, BackupError::TargetNotEmpty { tables: 2, .. }),
+        "{e}"
+    );
+    psql(&c, &pg, "appdb", "CREATE DATABASE restored").await;
+    let fresh = PgTarget {
+        database: "restored".into(),
+        ..target.clone()
+    };
+    backup::restore(&c, &fresh, &rec.path).await.unwrap();
+    for t in ["users", "audit_log"] {
+        let q = format!("SELECT count(*) FROM {t}");
+        assert_eq!(
+            psql(&c, &pg, "appdb", &q).await,
+            psql(&c, &pg, "restored", &q).await,
+            "{t}"
+        );
+    }
+    assert_eq!(
+        psql(&c, &pg, "restored", "SELECT count(*) FROM audit_log").await,
+        "1234"
+    );
+
+    // A failing pg_dump (no such database) leaves no file and reports pg_dump's stderr.
+    let wrong = PgTarget {
+        database: "no_such_db".into(),
+        ..target.clone()
+    };
+    let e = backup::dump(&c, &wrong, &run_dir, "wrong.dump", &[], |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BackupError::DumpFailed { .. }), "{e}");
+    assert!(e.to_string().contains("no_such_db"), "{e}");
+    assert!(!e.to_string().contains("pw-secret"));
+    assert!(!run_dir.join("wrong.dump").exists(), "partial file removed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn disk_full_during_dump_is_reported_and_the_partial_file_removed() {
+    let Some(c) = sup::client().await else { return };
+    let mut g = sup::Cleanup::default();
+    // A tiny tmpfs stands in for a full disk; mounting needs root.
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !mounted {
+        sup::skip::<()>("cannot mount a small tmpfs (needs root) to simulate a full disk");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Unmount(mnt.clone());
+    let Some(pg) = postgres(&c, &mut g).await else {
+        return;
+    };
+    psql(&c, &pg, "appdb", "CREATE TABLE big AS SELECT g, md5(g::text) || md5((g * 7)::text) AS pad FROM generate_series(1, 50000) g").await;
+    let target = PgTarget {
+        container: pg,
+        user: "app".into(),
+        database: "appdb".into(),
+        password: Some("pw-secret".into()),
+    };
+    let run_dir = mnt.join("run");
+    let e = backup::dump(&c, &target, &run_dir, "big.dump", &["big"], |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BackupError::DiskFull { .. }), "{e}");
+    assert!(e.to_string().contains("disk full"), "{e}");
+    assert!(!run_dir.join("big.dump").exists());
+}
