@@ -2,3 +2,4 @@
 //! They return plain data and typed errors that name the problem and the fix; the engine's
 //! steps decide what to do with them.
 pub mod compose;
+pub mod postgres;
