@@ -72,9 +72,7 @@ impl MigrationSet {
             origin: origin.to_string(),
             problem,
         };
-        // version -> (name, up, down)
-        let mut by_version: BTreeMap<i64, (String, Option<Vec<u8>>, Option<Vec<u8>>)> =
-            BTreeMap::new();
+        let mut by_version: BTreeMap<i64, Pair> = BTreeMap::new();
         for (file, bytes) in files {
             if !file.ends_with(".sql") {
                 continue;
@@ -84,30 +82,33 @@ impl MigrationSet {
                     "{file} is not named NNNN_name.up.sql or NNNN_name.down.sql (name: a-z, 0-9, _)"
                 ))
             })?;
-            let slot = by_version
-                .entry(version)
-                .or_insert_with(|| (name.clone(), None, None));
-            if slot.0 != name {
+            let slot = by_version.entry(version).or_insert_with(|| Pair {
+                name: name.clone(),
+                up: None,
+                down: None,
+            });
+            if slot.name != name {
                 return Err(err(format!(
                     "version {version} is used by both {} and {name}",
-                    slot.0
+                    slot.name
                 )));
             }
-            let target = if is_up { &mut slot.1 } else { &mut slot.2 };
+            let target = if is_up { &mut slot.up } else { &mut slot.down };
             if target.replace(bytes).is_some() {
                 return Err(err(format!("{file} appears twice")));
             }
         }
         let mut migrations = Vec::new();
-        let mut expected = by_version.keys().next().copied().unwrap_or(1);
-        for (version, (name, up, down)) in by_version {
-            if version != expected {
+        let mut previous: Option<i64> = None;
+        for (version, Pair { name, up, down }) in by_version {
+            if let Some(prev) = previous
+                && version != prev + 1
+            {
                 return Err(err(format!(
-                    "versions jump from {} to {version}: is a file missing?",
-                    expected - 1
+                    "versions jump from {prev} to {version}: is a file missing?"
                 )));
             }
-            expected += 1;
+            previous = Some(version);
             let (Some(up), Some(down)) = (up, down) else {
                 return Err(err(format!(
                     "migration {version:04}_{name} needs both an .up.sql and a .down.sql file"
@@ -139,6 +140,13 @@ impl MigrationSet {
     pub fn get(&self, version: i64) -> Option<&Migration> {
         self.migrations.iter().find(|m| m.version == version)
     }
+}
+
+/// The files of one version as they are collected.
+struct Pair {
+    name: String,
+    up: Option<Vec<u8>>,
+    down: Option<Vec<u8>>,
 }
 
 /// `0001_knowledge_base.up.sql` → (1, "knowledge_base", true).
