@@ -1,0 +1,267 @@
+//! The collation check for a C-library change under the same data directory (alpine/musl →
+//! Debian/glibc): text sorts differently, so btree indexes on collatable columns can be out of
+//! order, and PostgreSQL does not warn when the libc changes under it.
+//!
+//! What it does: list the indexes whose key columns (or expressions) use a collation other than
+//! C/POSIX (the default collation counts unless the database itself is C/POSIX); check each
+//! btree one with amcheck's `bt_index_check` (creating amcheck if missing, and saying so, so the
+//! caller can drop it again); REINDEX the ones that failed, or all listed ones when the C
+//! library changed (bt_index_check can miss misordering it does not happen to visit); then
+//! `ALTER DATABASE ... REFRESH COLLATION VERSION` (PostgreSQL 15+). Everything lands in a
+//! serializable [`CollationReport`] with timings.
+use std::time::Instant;
+
+use tokio_postgres::Client;
+
+use crate::adapters::postgres::{self, ExtensionChange, PgError, quote_ident};
+
+/// An index that depends on a non-C collation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CollatableIndex {
+    pub oid: u32,
+    /// `schema.index`, quoted as SQL needs it (safe to paste into REINDEX).
+    pub qualified_name: String,
+    pub table: String,
+    /// Access method: btree, hash, gin, ...
+    pub method: String,
+    /// The collations it uses ("default (en_US.utf8)", "de-x-icu", ...).
+    pub collations: Vec<String>,
+    pub size_bytes: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum CheckOutcome {
+    NotChecked,
+    /// amcheck only checks btree indexes.
+    Unsupported,
+    Passed,
+    Failed {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IndexFinding {
+    pub index: CollatableIndex,
+    pub check: CheckOutcome,
+    pub check_ms: u64,
+    pub reindexed: bool,
+    pub reindex_ms: u64,
+}
+
+/// Which listed indexes to rebuild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReindexPolicy {
+    None,
+    /// Only those bt_index_check found broken.
+    Failed,
+    /// All listed ones: the right choice when the C library changed.
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CollationOptions {
+    pub check: bool,
+    /// Also verify every heap tuple is in the index (slower, finds more).
+    pub heapallindexed: bool,
+    pub reindex: ReindexPolicy,
+    pub refresh_collation_version: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CollationReport {
+    pub database: String,
+    /// Collation version recorded in pg_database / reported by the C library now (PG15+).
+    pub recorded_collation_version: Option<String>,
+    pub actual_collation_version: Option<String>,
+    pub amcheck: Option<ExtensionChange>,
+    pub findings: Vec<IndexFinding>,
+    pub collation_version_refreshed: bool,
+    pub total_ms: u64,
+}
+
+impl CollationReport {
+    pub fn failed_checks(&self) -> impl Iterator<Item = &IndexFinding> {
+        self.findings
+            .iter()
+            .filter(|f| matches!(f.check, CheckOutcome::Failed { .. }))
+    }
+}
+
+/// Indexes in user schemas whose keys use a collation other than C/POSIX.
+pub async fn list_collatable_indexes(client: &Client) -> Result<Vec<CollatableIndex>, PgError> {
+    // indcollation holds one collation per key column or expression (0 when not collatable).
+    // The default collation (oid 100) is the database's: harmless only if that is C/POSIX.
+    let rows = client
+        .query(
+            "WITH db AS (
+                 SELECT datcollate FROM pg_database WHERE datname = current_database()
+             )
+             SELECT i.indexrelid::oid AS oid,
+                    format('%I.%I', n.nspname, ic.relname) AS qualified_name,
+                    i.indrelid::regclass::text AS table_name,
+                    am.amname::text AS method,
+                    array_agg(DISTINCT CASE WHEN c.oid = 100
+                                            THEN 'default (' || db.datcollate || ')'
+                                            ELSE c.collname::text END) AS collations,
+                    pg_relation_size(i.indexrelid) AS size_bytes
+             FROM pg_index i
+             JOIN pg_class ic ON ic.oid = i.indexrelid
+             JOIN pg_namespace n ON n.oid = ic.relnamespace
+             JOIN pg_am am ON am.oid = ic.relam
+             CROSS JOIN LATERAL unnest(i.indcollation::oid[]) AS k(coll)
+             JOIN pg_collation c ON c.oid = k.coll
+             CROSS JOIN db
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+               AND n.nspname NOT LIKE 'pg\\_toast%'
+               AND NOT (c.oid <> 100 AND c.collname IN ('C', 'POSIX'))
+               AND NOT (c.oid = 100 AND db.datcollate IN ('C', 'POSIX'))
+             GROUP BY i.indexrelid, n.nspname, ic.relname, i.indrelid, am.amname
+             ORDER BY 2",
+            &[],
+        )
+        .await
+        .map_err(PgError::query("listing indexes on collatable columns"))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| CollatableIndex {
+            oid: r.get(0),
+            qualified_name: r.get(1),
+            table: r.get(2),
+            method: r.get(3),
+            collations: r.get(4),
+            size_bytes: r.get(5),
+        })
+        .collect())
+}
+
+/// Runs bt_index_check on one index (needs amcheck installed).
+pub async fn check_index(
+    client: &Client,
+    index: &CollatableIndex,
+    heapallindexed: bool,
+) -> CheckOutcome {
+    if index.method != "btree" {
+        return CheckOutcome::Unsupported;
+    }
+    match client
+        .execute(
+            "SELECT bt_index_check($1::oid::regclass, $2)",
+            &[&index.oid, &heapallindexed],
+        )
+        .await
+    {
+        Ok(_) => CheckOutcome::Passed,
+        Err(e) => CheckOutcome::Failed {
+            message: e
+                .as_db_error()
+                .map(|d| d.message().to_string())
+                .unwrap_or_else(|| e.to_string()),
+        },
+    }
+}
+
+/// REINDEX INDEX (not CONCURRENTLY: writers are stopped during the window, and a plain rebuild
+/// is faster and leaves no invalid index behind on failure).
+pub async fn reindex(client: &Client, index: &CollatableIndex) -> Result<(), PgError> {
+    client
+        .batch_execute(&format!("REINDEX INDEX {}", index.qualified_name))
+        .await
+        .map_err(PgError::query(format!(
+            "REINDEX INDEX {}",
+            index.qualified_name
+        )))
+}
+
+/// Recorded and actual collation versions of the current database (both None before PG15).
+pub async fn collation_versions(
+    client: &Client,
+) -> Result<(Option<String>, Option<String>), PgError> {
+    if postgres::server_version(client).await?.num < 150_000 {
+        return Ok((None, None));
+    }
+    let row = client
+        .query_one(
+            "SELECT datcollversion, pg_database_collation_actual_version(oid) \
+             FROM pg_database WHERE datname = current_database()",
+            &[],
+        )
+        .await
+        .map_err(PgError::query("reading the database's collation version"))?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// ALTER DATABASE <current> REFRESH COLLATION VERSION. Returns false before PostgreSQL 15.
+pub async fn refresh_collation_version(client: &Client) -> Result<bool, PgError> {
+    if postgres::server_version(client).await?.num < 150_000 {
+        return Ok(false);
+    }
+    let db = postgres::current_database(client).await?;
+    client
+        .batch_execute(&format!(
+            "ALTER DATABASE {} REFRESH COLLATION VERSION",
+            quote_ident(&db)
+        ))
+        .await
+        .map_err(PgError::query(
+            "ALTER DATABASE ... REFRESH COLLATION VERSION",
+        ))?;
+    Ok(true)
+}
+
+/// The whole check: list, check, reindex per `options.reindex`, refresh the version. amcheck is
+/// created when checking and missing; the report's `amcheck.created` says whether to drop it.
+pub async fn run(client: &Client, options: CollationOptions) -> Result<CollationReport, PgError> {
+    let start = Instant::now();
+    let database = postgres::current_database(client).await?;
+    let (recorded, actual) = collation_versions(client).await?;
+    let indexes = list_collatable_indexes(client).await?;
+    let amcheck = if options.check && indexes.iter().any(|i| i.method == "btree") {
+        Some(postgres::create_extension(client, "amcheck").await?)
+    } else {
+        None
+    };
+    let mut findings = Vec::with_capacity(indexes.len());
+    for index in indexes {
+        let t = Instant::now();
+        let check = if options.check {
+            check_index(client, &index, options.heapallindexed).await
+        } else {
+            CheckOutcome::NotChecked
+        };
+        let check_ms = t.elapsed().as_millis() as u64;
+        let wanted = match options.reindex {
+            ReindexPolicy::None => false,
+            ReindexPolicy::Failed => matches!(check, CheckOutcome::Failed { .. }),
+            ReindexPolicy::All => true,
+        };
+        let t = Instant::now();
+        if wanted {
+            reindex(client, &index).await?;
+        }
+        let reindex_ms = if wanted {
+            t.elapsed().as_millis() as u64
+        } else {
+            0
+        };
+        findings.push(IndexFinding {
+            index,
+            check,
+            check_ms,
+            reindexed: wanted,
+            reindex_ms,
+        });
+    }
+    let refreshed = options.refresh_collation_version && refresh_collation_version(client).await?;
+    Ok(CollationReport {
+        database,
+        recorded_collation_version: recorded,
+        actual_collation_version: actual,
+        amcheck,
+        findings,
+        collation_version_refreshed: refreshed,
+        total_ms: start.elapsed().as_millis() as u64,
+    })
+}
