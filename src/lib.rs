@@ -5,3 +5,5 @@
 //! terminals or Docker; `adapters` wrap one outside system each and know nothing of plans;
 //! `upgrade` is the built-in pgvector plan that joins the two; `tui` and `headless` are views
 //! over the engine's events plus a command channel.
+
+pub mod adapters;
