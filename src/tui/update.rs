@@ -119,6 +119,10 @@ fn on_event(state: &mut State, ev: Event) -> Option<Effect> {
         }
         EventKind::AwaitingStart { unsigned } => {
             if matches!(state.phase, Phase::Starting | Phase::Preflight) {
+                // Put the cursor on the first item that needs the operator.
+                if let Some(i) = state.checklist().iter().position(|s| unsigned.contains(&s.info.id)) {
+                    state.cursor = i;
+                }
                 state.phase = Phase::AwaitingStart { unsigned };
             } else if let Phase::AwaitingStart { unsigned: u } = &mut state.phase {
                 *u = unsigned;

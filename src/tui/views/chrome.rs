@@ -69,9 +69,13 @@ pub fn status_text(state: &State) -> String {
 }
 
 pub fn draw_top(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-    let mut spans = vec![Span::styled(" cutover ", theme.title())];
+    // The name only when there is room: the status and the button matter more at 80 columns.
+    let mut spans = Vec::new();
+    if area.width >= 100 {
+        spans.push(Span::styled(" cutover ", theme.title()));
+    }
     for (i, s) in Screen::ALL.iter().enumerate() {
-        let label = format!(" {} {} ", i + 1, s.title());
+        let label = format!("{} {} ", i + 1, s.title());
         let style = if *s == state.screen {
             theme.selected()
         } else {
@@ -106,6 +110,10 @@ pub fn draw_hints(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let mut spans = Vec::new();
     let mut seen = Vec::new();
     for (key, word) in hints(&scopes(state)) {
+        // Rollback is offered only while there is a run to roll back.
+        if word == "rollback" && !state.run_open() {
+            continue;
+        }
         // One hint per word: the screen's binding wins over the global one.
         if seen.contains(&word) {
             continue;

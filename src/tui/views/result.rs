@@ -114,7 +114,8 @@ fn draw_where(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         for (k, v) in map {
             if k.contains("downtime") {
                 let shown = v.as_u64().map_or(cell(Some(v)), duration_ms);
-                lines.push(Line::raw(format!("downtime ({}): {shown}", k.replace("downtime", "").replace('_', " ").trim())));
+                let what = k.replace("downtime", "").replace("_ms", "").replace('_', " ");
+                lines.push(Line::raw(format!("downtime ({}): {shown}", what.trim())));
             } else if step.contains("backup") && (k == "path" || k.ends_with("_path")) {
                 lines.push(Line::raw(format!("backup: {}", cell(Some(v)))));
             }

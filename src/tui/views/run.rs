@@ -12,7 +12,7 @@ use crate::tui::state::{Phase, Progress, State, Status};
 
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let [left, right] =
-        Layout::horizontal([Constraint::Percentage(46), Constraint::Percentage(54)]).areas(area);
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
     let gauges: Vec<_> = state
         .steps
         .iter()

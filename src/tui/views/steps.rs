@@ -20,7 +20,7 @@ pub fn badge(state: &State, s: &StepView, theme: &Theme) -> (String, &'static st
         Status::Signed { .. } => ("✓".into(), "signed", theme.ok()),
         Status::Undoing { .. } => (spin.into(), "undoing", theme.warn()),
         Status::Undone => ("↶".into(), "undone", theme.warn()),
-        Status::UndoFailed(_) => ("✗".into(), "UNDO FAILED", theme.bad()),
+        Status::UndoFailed(_) => ("✗".into(), "UNDO-FAIL", theme.bad()),
     }
 }
 
@@ -38,12 +38,12 @@ pub fn elapsed(state: &State, s: &StepView) -> String {
 pub fn line<'a>(state: &State, s: &'a StepView, theme: &Theme, width: usize) -> Line<'a> {
     let (sym, word, style) = badge(state, s, theme);
     let time = elapsed(state, s);
-    let title_w = width.saturating_sub(4 + 12 + 8);
+    let title_w = width.saturating_sub(3 + 10 + 7);
     let title: String = s.info.title.chars().take(title_w).collect();
     Line::from(vec![
         Span::styled(format!(" {sym} "), style),
         Span::raw(format!("{title:<title_w$}")),
-        Span::styled(format!(" {word:<11}"), style),
+        Span::styled(format!(" {word:<9}"), style),
         Span::styled(format!("{time:>7}"), theme.dim()),
     ])
 }
