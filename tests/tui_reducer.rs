@@ -19,11 +19,33 @@ fn the_name_is_asked_once_and_sent_with_every_sign_off() {
         update(&mut s, Msg::Char(c));
     }
     let eff = update(&mut s, Msg::Cmd(Cmd::Accept));
-    assert_eq!(eff, Some(Effect::Send(Command::SignOff { item: "window-announced".into(), by: "Alice".into() })));
-    feed(&mut s, [ev(5, EventKind::SignedOff { step: "window-announced".into(), title: "".into(), by: "Alice".into() })]);
+    assert_eq!(
+        eff,
+        Some(Effect::Send(Command::SignOff {
+            item: "window-announced".into(),
+            by: "Alice".into()
+        }))
+    );
+    feed(
+        &mut s,
+        [ev(
+            5,
+            EventKind::SignedOff {
+                step: "window-announced".into(),
+                title: "".into(),
+                by: "Alice".into(),
+            },
+        )],
+    );
     update(&mut s, Msg::Cmd(Cmd::Down));
     let eff = update(&mut s, Msg::Cmd(Cmd::SignOff));
-    assert_eq!(eff, Some(Effect::Send(Command::SignOff { item: "owner-approval".into(), by: "Alice".into() })));
+    assert_eq!(
+        eff,
+        Some(Effect::Send(Command::SignOff {
+            item: "owner-approval".into(),
+            by: "Alice".into()
+        }))
+    );
     assert!(s.popup.is_none(), "no second name prompt");
 }
 
@@ -36,15 +58,35 @@ fn start_is_refused_with_reasons_until_every_item_is_signed() {
     let reasons = s.start_blockers();
     assert_eq!(reasons.len(), 2);
     assert!(reasons.iter().all(|(_, why)| why == "not signed off yet"));
-    feed(&mut s, [
-        ev(5, EventKind::SignedOff { step: "window-announced".into(), title: "".into(), by: "A".into() }),
-        ev(6, EventKind::SignedOff { step: "owner-approval".into(), title: "".into(), by: "A".into() }),
-        ev(6, EventKind::AwaitingStart { unsigned: vec![] }),
-    ]);
+    feed(
+        &mut s,
+        [
+            ev(
+                5,
+                EventKind::SignedOff {
+                    step: "window-announced".into(),
+                    title: "".into(),
+                    by: "A".into(),
+                },
+            ),
+            ev(
+                6,
+                EventKind::SignedOff {
+                    step: "owner-approval".into(),
+                    title: "".into(),
+                    by: "A".into(),
+                },
+            ),
+            ev(6, EventKind::AwaitingStart { unsigned: vec![] }),
+        ],
+    );
     assert!(s.start_blockers().is_empty());
     update(&mut s, Msg::Cmd(Cmd::Start));
     assert!(matches!(&s.popup, Some(Popup::Confirm(q)) if q.ask == Ask::Start));
-    assert_eq!(update(&mut s, Msg::Cmd(Cmd::Accept)), Some(Effect::Send(Command::Start)));
+    assert_eq!(
+        update(&mut s, Msg::Cmd(Cmd::Accept)),
+        Some(Effect::Send(Command::Start))
+    );
 }
 
 #[test]
@@ -52,19 +94,30 @@ fn rollback_asks_and_says_what_will_be_undone_newest_first() {
     let mut s = running();
     assert_eq!(s.screen, Screen::Run);
     assert_eq!(update(&mut s, Msg::Cmd(Cmd::Rollback)), None);
-    let Some(Popup::Confirm(q)) = &s.popup else { panic!("no question") };
+    let Some(Popup::Confirm(q)) = &s.popup else {
+        panic!("no question")
+    };
     let undo: Vec<_> = q.lines.iter().filter(|l| l.contains('↶')).collect();
     assert_eq!(undo, ["  ↶ Take the backup", "  ↶ Stop the writers"]);
     assert!(q.lines[0].contains("is running: it finishes first"));
     assert_eq!(update(&mut s, Msg::Cmd(Cmd::Dismiss)), None);
     update(&mut s, Msg::Cmd(Cmd::Rollback));
-    assert_eq!(update(&mut s, Msg::Cmd(Cmd::Accept)), Some(Effect::Send(Command::Rollback)));
+    assert_eq!(
+        update(&mut s, Msg::Cmd(Cmd::Accept)),
+        Some(Effect::Send(Command::Rollback))
+    );
 }
 
 #[test]
 fn clicking_the_button_is_the_rollback_key() {
     let mut s = running();
-    update(&mut s, Msg::Resize { width: 100, height: 30 });
+    update(
+        &mut s,
+        Msg::Resize {
+            width: 100,
+            height: 30,
+        },
+    );
     update(&mut s, Msg::Click { col: 99, row: 0 });
     assert!(matches!(&s.popup, Some(Popup::Confirm(q)) if q.ask == Ask::Rollback));
     let mut s = running();
@@ -77,8 +130,21 @@ fn quit_during_a_run_asks_then_stops_then_leaves_when_the_run_ends() {
     let mut s = running();
     assert_eq!(update(&mut s, Msg::Cmd(Cmd::Quit)), None);
     assert!(matches!(&s.popup, Some(Popup::Confirm(q)) if q.ask == Ask::Quit));
-    assert_eq!(update(&mut s, Msg::Cmd(Cmd::Accept)), Some(Effect::Send(Command::Cancel(CancelReason::Quit))));
-    let eff = feed(&mut s, [ev(30, EventKind::RunFinished { outcome: RunOutcome::Interrupted { reason: "Quit".into() } })]);
+    assert_eq!(
+        update(&mut s, Msg::Cmd(Cmd::Accept)),
+        Some(Effect::Send(Command::Cancel(CancelReason::Quit)))
+    );
+    let eff = feed(
+        &mut s,
+        [ev(
+            30,
+            EventKind::RunFinished {
+                outcome: RunOutcome::Interrupted {
+                    reason: "Quit".into(),
+                },
+            },
+        )],
+    );
     assert_eq!(eff, [Effect::Quit]);
 }
 
@@ -86,7 +152,10 @@ fn quit_during_a_run_asks_then_stops_then_leaves_when_the_run_ends() {
 fn a_second_ctrl_c_escalates_and_after_the_run_q_just_leaves() {
     let mut s = running();
     update(&mut s, Msg::Cmd(Cmd::Interrupt));
-    assert_eq!(update(&mut s, Msg::Cmd(Cmd::Interrupt)), Some(Effect::Send(Command::Cancel(CancelReason::Signal))));
+    assert_eq!(
+        update(&mut s, Msg::Cmd(Cmd::Interrupt)),
+        Some(Effect::Send(Command::Cancel(CancelReason::Signal)))
+    );
     let mut done = rolled_back();
     assert_eq!(done.screen, Screen::Result);
     assert_eq!(update(&mut done, Msg::Cmd(Cmd::Quit)), Some(Effect::Quit));
@@ -95,11 +164,17 @@ fn a_second_ctrl_c_escalates_and_after_the_run_q_just_leaves() {
 #[test]
 fn engine_events_drive_step_states_and_the_spinner_tick() {
     let s = running();
-    assert!(matches!(s.step("backup").unwrap().status, Status::Running { .. }));
+    assert!(matches!(
+        s.step("backup").unwrap().status,
+        Status::Running { .. }
+    ));
     assert!(s.needs_tick());
     let s = rolled_back();
     assert_eq!(s.step("stop-writers").unwrap().status, Status::Undone);
-    assert!(matches!(s.phase, Phase::Finished(RunOutcome::RolledBack { .. })));
+    assert!(matches!(
+        s.phase,
+        Phase::Finished(RunOutcome::RolledBack { .. })
+    ));
     assert!(!s.needs_tick(), "nothing animates when idle");
 }
 
@@ -108,13 +183,34 @@ fn container_switching_follows_and_search_scrolls_back() {
     let mut s = running();
     assert_eq!(update(&mut s, Msg::Cmd(Cmd::NextContainer)), None);
     assert_eq!(s.notice.as_deref(), Some("no containers discovered"));
-    s.containers = ["pg", "qdrant"].iter().map(|n| cutover::tui::containers::ContainerInfo {
-        name: n.to_string(), service: n.to_string(), image: String::new(), state: String::new(), health: String::new(), version: String::new(),
-    }).collect();
+    s.containers = ["pg", "qdrant"]
+        .iter()
+        .map(|n| cutover::tui::containers::ContainerInfo {
+            name: n.to_string(),
+            service: n.to_string(),
+            image: String::new(),
+            state: String::new(),
+            health: String::new(),
+            version: String::new(),
+        })
+        .collect();
     s.logs.selected = Some(0);
-    assert_eq!(update(&mut s, Msg::Cmd(Cmd::NextContainer)), Some(Effect::Follow(Some("qdrant".into()))));
+    assert_eq!(
+        update(&mut s, Msg::Cmd(Cmd::NextContainer)),
+        Some(Effect::Follow(Some("qdrant".into())))
+    );
     for t in ["ready", "error: x", "ok", "ok"] {
-        update(&mut s, Msg::ContainerLog { container: "qdrant".into(), entry: cutover::tui::containers::LogEntry { at: None, stderr: false, text: t.into() } });
+        update(
+            &mut s,
+            Msg::ContainerLog {
+                container: "qdrant".into(),
+                entry: cutover::tui::containers::LogEntry {
+                    at: None,
+                    stderr: false,
+                    text: t.into(),
+                },
+            },
+        );
     }
     update(&mut s, Msg::Cmd(Cmd::Search));
     for c in "error".chars() {

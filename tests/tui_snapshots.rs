@@ -41,7 +41,11 @@ fn with_containers(s: &mut cutover::tui::State) {
     for i in 0..8 {
         s.logs.push(
             "privexbot-postgres-1",
-            LogEntry { at: Some(at(i)), stderr: i == 7, text: format!("LOG:  checkpoint {i} complete") },
+            LogEntry {
+                at: Some(at(i)),
+                stderr: i == 7,
+                text: format!("LOG:  checkpoint {i} complete"),
+            },
         );
     }
 }
@@ -60,11 +64,39 @@ fn checklist() {
     let mut s = awaiting();
     snap("checklist_unsigned", &s);
     let mut failed = state();
-    feed(&mut failed, [
-        ev(0, cutover::engine::EventKind::StepStarted { step: "check-compose".into(), title: "".into(), kind: cutover::engine::StepKind::Check, index: 0, total: 8 }),
-        ev(1, cutover::engine::EventKind::StepFailed { step: "check-compose".into(), title: "".into(), error: cutover::engine::StepError::new("compose file is not readable").with_cause("No such file or directory (os error 2)"), elapsed_ms: 5 }),
-        ev(1, cutover::engine::EventKind::RunFinished { outcome: cutover::engine::RunOutcome::PreflightFailed { step: "check-compose".into() } }),
-    ]);
+    feed(
+        &mut failed,
+        [
+            ev(
+                0,
+                cutover::engine::EventKind::StepStarted {
+                    step: "check-compose".into(),
+                    title: "".into(),
+                    kind: cutover::engine::StepKind::Check,
+                    index: 0,
+                    total: 8,
+                },
+            ),
+            ev(
+                1,
+                cutover::engine::EventKind::StepFailed {
+                    step: "check-compose".into(),
+                    title: "".into(),
+                    error: cutover::engine::StepError::new("compose file is not readable")
+                        .with_cause("No such file or directory (os error 2)"),
+                    elapsed_ms: 5,
+                },
+            ),
+            ev(
+                1,
+                cutover::engine::EventKind::RunFinished {
+                    outcome: cutover::engine::RunOutcome::PreflightFailed {
+                        step: "check-compose".into(),
+                    },
+                },
+            ),
+        ],
+    );
     failed.screen = Screen::Checklist;
     snap("checklist_preflight_failed", &failed);
     feed(&mut s, [Msg::Cmd(Cmd::SignOff)]);
@@ -88,10 +120,26 @@ fn result_screen() {
     let s = rolled_back();
     snap("result_rolled_back", &s);
     let mut done = running();
-    feed(&mut done, [
-        ev(30, cutover::engine::EventKind::StepFinished { step: "backup".into(), title: "".into(), outcome: cutover::engine::Finish::Ok, elapsed_ms: 16000 }),
-        ev(40, cutover::engine::EventKind::RunFinished { outcome: cutover::engine::RunOutcome::Done }),
-    ]);
+    feed(
+        &mut done,
+        [
+            ev(
+                30,
+                cutover::engine::EventKind::StepFinished {
+                    step: "backup".into(),
+                    title: "".into(),
+                    outcome: cutover::engine::Finish::Ok,
+                    elapsed_ms: 16000,
+                },
+            ),
+            ev(
+                40,
+                cutover::engine::EventKind::RunFinished {
+                    outcome: cutover::engine::RunOutcome::Done,
+                },
+            ),
+        ],
+    );
     done.outputs.insert(
         "fingerprint".into(),
         serde_json::json!({"before": {"users rows": 1204, "server_version": "16.4"}, "after": {"users rows": 1204, "server_version": "16.6"}, "db_downtime_ms": 48200}),

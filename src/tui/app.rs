@@ -35,8 +35,17 @@ pub struct Channels {
     pub run_dir: PathBuf,
 }
 
-pub async fn run(terminal: &mut DefaultTerminal, mut state: State, ch: Channels) -> Result<RunOutcome> {
-    let Channels { mut events, commands, runner, run_dir } = ch;
+pub async fn run(
+    terminal: &mut DefaultTerminal,
+    mut state: State,
+    ch: Channels,
+) -> Result<RunOutcome> {
+    let Channels {
+        mut events,
+        commands,
+        runner,
+        run_dir,
+    } = ch;
     let mut input = EventStream::new();
     let (log_tx, mut log_rx) = mpsc::channel(4096);
     let mut follower = Follower::new(log_tx, state.logs.capacity as u64);
@@ -47,7 +56,13 @@ pub async fn run(terminal: &mut DefaultTerminal, mut state: State, ch: Channels)
     let mut engine_open = true;
     let mut signals = 0u8;
     let size = terminal.size()?;
-    update(&mut state, Msg::Resize { width: size.width, height: size.height });
+    update(
+        &mut state,
+        Msg::Resize {
+            width: size.width,
+            height: size.height,
+        },
+    );
     draw(terminal, &state)?;
     loop {
         let mut batch = Vec::new();
@@ -65,7 +80,11 @@ pub async fn run(terminal: &mut DefaultTerminal, mut state: State, ch: Channels)
             _ = int.recv() => signals += 1,
         }
         if signals > 0 {
-            let reason = if signals > 1 { CancelReason::SecondSignal } else { CancelReason::Signal };
+            let reason = if signals > 1 {
+                CancelReason::SecondSignal
+            } else {
+                CancelReason::Signal
+            };
             let _ = commands.send(Command::Cancel(reason));
             state.quitting = true;
             signals = signals.min(2);
@@ -88,7 +107,9 @@ pub async fn run(terminal: &mut DefaultTerminal, mut state: State, ch: Channels)
                 log_event(ev);
                 reread |= matches!(
                     ev.kind,
-                    EventKind::RunStarted { .. } | EventKind::StepFinished { .. } | EventKind::StepFailed { .. }
+                    EventKind::RunStarted { .. }
+                        | EventKind::StepFinished { .. }
+                        | EventKind::StepFailed { .. }
                 );
                 finished |= ev.is_terminal();
             }
@@ -136,8 +157,12 @@ fn draw(terminal: &mut DefaultTerminal, state: &State) -> Result<()> {
 fn log_event(ev: &Event) {
     match &ev.kind {
         EventKind::Log { step, line } => tracing::info!(target: "step", "{step}: {line}"),
-        EventKind::StepFailed { title, error, .. } => tracing::error!("{title} failed: {}", error.message),
-        EventKind::UndoFailed { title, error, .. } => tracing::error!("undo of {title} failed: {}", error.message),
+        EventKind::StepFailed { title, error, .. } => {
+            tracing::error!("{title} failed: {}", error.message)
+        }
+        EventKind::UndoFailed { title, error, .. } => {
+            tracing::error!("undo of {title} failed: {}", error.message)
+        }
         EventKind::RollbackStarted { reason } => tracing::warn!("rolling back: {reason}"),
         EventKind::SignedOff { title, by, .. } => tracing::info!("{title}: signed off by {by}"),
         _ => {}
@@ -158,7 +183,10 @@ fn translate(state: &State, ev: TermEvent) -> Vec<Msg> {
             }
         }
         TermEvent::Mouse(m) if m.kind == MouseEventKind::Down(MouseButton::Left) => {
-            vec![Msg::Click { col: m.column, row: m.row }]
+            vec![Msg::Click {
+                col: m.column,
+                row: m.row,
+            }]
         }
         TermEvent::Resize(width, height) => vec![Msg::Resize { width, height }],
         _ => Vec::new(),

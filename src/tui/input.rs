@@ -216,7 +216,11 @@ fn switch_container(state: &mut State, cmd: Cmd) -> Option<Effect> {
         return None;
     }
     let cur = state.logs.selected.unwrap_or(n - 1);
-    let next = if cmd == Cmd::NextContainer { (cur + 1) % n } else { (cur + n - 1) % n };
+    let next = if cmd == Cmd::NextContainer {
+        (cur + 1) % n
+    } else {
+        (cur + n - 1) % n
+    };
     state.logs.selected = Some(next);
     state.logs.scroll = 0;
     state.logs.follow = true;
@@ -226,7 +230,7 @@ fn switch_container(state: &mut State, cmd: Cmd) -> Option<Effect> {
 
 fn sign_off(state: &mut State) -> Option<Effect> {
     let items = state.checklist();
-    let Some(item) = items.get(state.cursor).copied() else { return None };
+    let item = items.get(state.cursor).copied()?;
     if item.info.kind != StepKind::SignOff {
         state.notice = Some("this is an automatic check; select a manual item to sign".into());
         return None;
@@ -237,10 +241,16 @@ fn sign_off(state: &mut State) -> Option<Effect> {
     }
     let id = item.info.id.clone();
     match &state.operator {
-        Some(by) => Some(Effect::Send(Command::SignOff { item: id, by: by.clone() })),
+        Some(by) => Some(Effect::Send(Command::SignOff {
+            item: id,
+            by: by.clone(),
+        })),
         // Asked once; recorded with every later sign-off.
         None => {
-            state.popup = Some(Popup::Name { input: String::new(), item: id });
+            state.popup = Some(Popup::Name {
+                input: String::new(),
+                item: id,
+            });
             None
         }
     }
@@ -249,28 +259,47 @@ fn sign_off(state: &mut State) -> Option<Effect> {
 fn ask_start(state: &mut State) {
     let blockers = state.start_blockers();
     if !blockers.is_empty() {
-        state.notice = Some(format!("cannot start yet: {} item(s) not ready (reasons on the checklist)", blockers.len()));
+        state.notice = Some(format!(
+            "cannot start yet: {} item(s) not ready (reasons on the checklist)",
+            blockers.len()
+        ));
         return;
     }
     let mut lines = vec!["These steps will run, in order:".to_string()];
     lines.extend(
-        state.steps.iter().filter(|s| s.info.kind == StepKind::Action).map(|s| format!("  • {}", s.info.title)),
+        state
+            .steps
+            .iter()
+            .filter(|s| s.info.kind == StepKind::Action)
+            .map(|s| format!("  • {}", s.info.title)),
     );
     lines.push("You can roll back at any time with R.".into());
-    state.popup = Some(Popup::Confirm(Question { ask: Ask::Start, title: "Start the upgrade?".into(), lines }));
+    state.popup = Some(Popup::Confirm(Question {
+        ask: Ask::Start,
+        title: "Start the upgrade?".into(),
+        lines,
+    }));
 }
 
 fn ask_rollback(state: &mut State) {
     if !state.run_open() {
-        state.notice = Some("the run has ended; use `cutover rollback` if it can still be undone".into());
+        state.notice =
+            Some("the run has ended; use `cutover rollback` if it can still be undone".into());
         return;
     }
     if state.rollback_requested {
         state.notice = Some("a rollback is already requested".into());
         return;
     }
-    if let Some(ponr) = state.steps.iter().find(|s| s.info.point_of_no_return && matches!(s.status, Status::Ok | Status::Warning(_))) {
-        state.notice = Some(format!("past the point of no return ({}): cutover will not roll back", ponr.info.title));
+    if let Some(ponr) = state
+        .steps
+        .iter()
+        .find(|s| s.info.point_of_no_return && matches!(s.status, Status::Ok | Status::Warning(_)))
+    {
+        state.notice = Some(format!(
+            "past the point of no return ({}): cutover will not roll back",
+            ponr.info.title
+        ));
         return;
     }
     let undo = state.undo_list();
@@ -278,26 +307,44 @@ fn ask_rollback(state: &mut State) {
     if undo.is_empty() {
         lines.push("Nothing has changed yet: this stops the run.".to_string());
     } else {
-        if let Some(r) = state.steps.iter().find(|s| matches!(s.status, Status::Running { .. })) {
-            lines.push(format!("\"{}\" is running: it finishes first.", r.info.title));
+        if let Some(r) = state
+            .steps
+            .iter()
+            .find(|s| matches!(s.status, Status::Running { .. }))
+        {
+            lines.push(format!(
+                "\"{}\" is running: it finishes first.",
+                r.info.title
+            ));
         }
         lines.push("Then these are undone, newest first:".into());
         for s in undo {
-            let note = if matches!(s.status, Status::Failed(_)) { " (if it left changes)" } else { "" };
+            let note = if matches!(s.status, Status::Failed(_)) {
+                " (if it left changes)"
+            } else {
+                ""
+            };
             lines.push(format!("  ↶ {}{note}", s.info.title));
             for t in &s.info.touches {
                 lines.push(format!("      {t}"));
             }
         }
     }
-    state.popup = Some(Popup::Confirm(Question { ask: Ask::Rollback, title: "Roll back?".into(), lines }));
+    state.popup = Some(Popup::Confirm(Question {
+        ask: Ask::Rollback,
+        title: "Roll back?".into(),
+        lines,
+    }));
 }
 
 fn ask_quit(state: &mut State, interrupt: bool) -> Option<Effect> {
     if !state.run_open() {
         return Some(Effect::Quit);
     }
-    let lines = if matches!(state.phase, Phase::Running | Phase::Pausing | Phase::RollingBack { .. }) {
+    let lines = if matches!(
+        state.phase,
+        Phase::Running | Phase::Pausing | Phase::RollingBack { .. }
+    ) {
         let mut l = vec![
             "The current step finishes, then the run stops.".to_string(),
             "Nothing is undone; the journal stays.".to_string(),
@@ -309,8 +356,15 @@ fn ask_quit(state: &mut State, interrupt: bool) -> Option<Effect> {
         }
         l
     } else {
-        vec!["Nothing has been changed yet.".to_string(), "The run stops; start again with `cutover`.".to_string()]
+        vec![
+            "Nothing has been changed yet.".to_string(),
+            "The run stops; start again with `cutover`.".to_string(),
+        ]
     };
-    state.popup = Some(Popup::Confirm(Question { ask: Ask::Quit, title: "Quit?".into(), lines }));
+    state.popup = Some(Popup::Confirm(Question {
+        ask: Ask::Quit,
+        title: "Quit?".into(),
+        lines,
+    }));
     None
 }

@@ -218,7 +218,9 @@ mod tests {
                 }
                 for ka in a.keys {
                     assert!(
-                        !b.keys.iter().any(|kb| kb.code == ka.code && kb.mods == ka.mods),
+                        !b.keys
+                            .iter()
+                            .any(|kb| kb.code == ka.code && kb.mods == ka.mods),
                         "{} bound to {:?} and {:?} in {:?}",
                         ka.label,
                         a.cmd,

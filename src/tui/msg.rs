@@ -20,16 +20,28 @@ pub enum Msg {
     /// A printable character while a text field is open.
     Char(char),
     /// A left click at a cell.
-    Click { col: u16, row: u16 },
-    Resize { width: u16, height: u16 },
+    Click {
+        col: u16,
+        row: u16,
+    },
+    Resize {
+        width: u16,
+        height: u16,
+    },
     /// The clock moved (spinner tick, or before handling a batch).
     Tick(DateTime<Utc>),
     /// The journal's state, re-read after a step ended (outputs, sign-offs).
     Journal(Box<RunState>),
     /// The report, built once the run has stopped.
     Report(Box<Report>),
-    ContainerLog { container: String, entry: LogEntry },
-    ContainerLogEnded { container: String, why: String },
+    ContainerLog {
+        container: String,
+        entry: LogEntry,
+    },
+    ContainerLogEnded {
+        container: String,
+        why: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -95,12 +95,16 @@ pub enum Phase {
     /// Waiting for the runner's first event.
     Starting,
     Preflight,
-    AwaitingStart { unsigned: Vec<String> },
+    AwaitingStart {
+        unsigned: Vec<String>,
+    },
     Running,
     /// Asked to pause; the runner stops after the current step.
     Pausing,
     Paused,
-    RollingBack { reason: String },
+    RollingBack {
+        reason: String,
+    },
     Finished(RunOutcome),
 }
 
@@ -124,8 +128,13 @@ pub enum Popup {
     Help,
     Confirm(Question),
     /// Asks the operator's name once; then signs `item`.
-    Name { input: String, item: String },
-    Search { input: String },
+    Name {
+        input: String,
+        item: String,
+    },
+    Search {
+        input: String,
+    },
 }
 
 pub struct State {
@@ -224,12 +233,9 @@ impl State {
 
     /// Whether anything animates: only then does the app run its spinner tick.
     pub fn needs_tick(&self) -> bool {
-        self.steps.iter().any(|s| {
-            matches!(
-                s.status,
-                Status::Running { .. } | Status::Undoing { .. }
-            )
-        })
+        self.steps
+            .iter()
+            .any(|s| matches!(s.status, Status::Running { .. } | Status::Undoing { .. }))
     }
 
     /// Why "start" is not possible yet, one reason per item; empty when it is.
@@ -237,7 +243,10 @@ impl State {
         let mut out = Vec::new();
         for s in self.checklist() {
             let why = match (&s.info.kind, &s.status) {
-                (_, Status::Ok | Status::Warning(_) | Status::Skipped(_) | Status::Signed { .. }) => {
+                (
+                    _,
+                    Status::Ok | Status::Warning(_) | Status::Skipped(_) | Status::Signed { .. },
+                ) => {
                     continue;
                 }
                 (StepKind::SignOff, _) => "not signed off yet".to_string(),

@@ -55,7 +55,9 @@ fn on_event(state: &mut State, ev: Event) -> Option<Effect> {
             state.phase = Phase::Preflight;
         }
         EventKind::StepStarted { step, kind, .. } => {
-            if kind == StepKind::Action && matches!(state.phase, Phase::AwaitingStart { .. } | Phase::Preflight) {
+            if kind == StepKind::Action
+                && matches!(state.phase, Phase::AwaitingStart { .. } | Phase::Preflight)
+            {
                 state.phase = Phase::Running;
                 // The operator's attention moves with the run.
                 state.screen = Screen::Run;
@@ -120,7 +122,11 @@ fn on_event(state: &mut State, ev: Event) -> Option<Effect> {
         EventKind::AwaitingStart { unsigned } => {
             if matches!(state.phase, Phase::Starting | Phase::Preflight) {
                 // Put the cursor on the first item that needs the operator.
-                if let Some(i) = state.checklist().iter().position(|s| unsigned.contains(&s.info.id)) {
+                if let Some(i) = state
+                    .checklist()
+                    .iter()
+                    .position(|s| unsigned.contains(&s.info.id))
+                {
                     state.cursor = i;
                 }
                 state.phase = Phase::AwaitingStart { unsigned };

@@ -13,8 +13,7 @@ use crate::engine::StepKind;
 use crate::tui::state::State;
 
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-    let [list, detail] =
-        Layout::vertical([Constraint::Min(6), Constraint::Length(8)]).areas(area);
+    let [list, detail] = Layout::vertical([Constraint::Min(6), Constraint::Length(8)]).areas(area);
     let width = list.width.saturating_sub(2) as usize;
     let mut lines = Vec::new();
     for (i, s) in state.checklist().into_iter().enumerate() {
@@ -23,7 +22,8 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             _ => "check",
         };
         let mut line = steps::line(state, s, theme, width.saturating_sub(8));
-        line.spans.insert(0, Span::styled(format!("{kind:<7}"), theme.dim()));
+        line.spans
+            .insert(0, Span::styled(format!("{kind:<7}"), theme.dim()));
         if i == state.cursor {
             line = line.style(theme.selected());
         }
@@ -47,14 +47,29 @@ fn draw_start(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let blockers = state.start_blockers();
     let mut lines = Vec::new();
     if blockers.is_empty() {
-        lines.push(Line::styled("✓ Every item is green or signed: press S to start the upgrade.", theme.ok()));
+        lines.push(Line::styled(
+            "✓ Every item is green or signed: press S to start the upgrade.",
+            theme.ok(),
+        ));
     } else {
         lines.push(Line::styled("Start is not available yet:", theme.warn()));
         for (item, why) in blockers {
-            lines.push(Line::from(vec![Span::raw(format!("  • {item}: ")), Span::styled(why, theme.warn())]));
+            lines.push(Line::from(vec![
+                Span::raw(format!("  • {item}: ")),
+                Span::styled(why, theme.warn()),
+            ]));
         }
     }
-    let title = if state.start_blockers().is_empty() { " [S] Start upgrade " } else { " Start upgrade (disabled) " };
+    let title = if state.start_blockers().is_empty() {
+        " [S] Start upgrade "
+    } else {
+        " Start upgrade (disabled) "
+    };
     let block = Block::bordered().title(title);
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
 }

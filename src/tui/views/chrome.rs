@@ -44,7 +44,11 @@ pub fn draw_too_small(f: &mut Frame, state: &State) {
     let (w, h) = (f.area().width, f.area().height);
     let text = format!(
         "terminal too small: {w}×{h}, cutover needs {MIN_WIDTH}×{MIN_HEIGHT}. Enlarge the window; the run continues meanwhile. ({})",
-        if state.run_open() { "q asks before quitting" } else { "q quits" }
+        if state.run_open() {
+            "q asks before quitting"
+        } else {
+            "q quits"
+        }
     );
     f.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), f.area());
 }
@@ -104,7 +108,10 @@ pub fn draw_top(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
 
 pub fn draw_hints(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     if let Some(n) = &state.notice {
-        f.render_widget(Paragraph::new(Span::styled(format!(" {n}"), theme.warn())), area);
+        f.render_widget(
+            Paragraph::new(Span::styled(format!(" {n}"), theme.warn())),
+            area,
+        );
         return;
     }
     let mut spans = Vec::new();

@@ -27,5 +27,10 @@ pub fn draw(f: &mut Frame, area: Rect, q: &Question, theme: &Theme) {
         Ask::Start => theme.title(),
     };
     let block = Block::bordered().title(Span::styled(format!(" {} ", q.title), style));
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        r,
+    );
 }

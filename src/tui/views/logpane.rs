@@ -27,7 +27,14 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let pos = logs.selected.map_or(0, |i| i + 1);
     let mut title = vec![
         Span::styled(format!(" {name} "), theme.title()),
-        Span::styled(format!("[{mode}] "), if logs.follow { theme.ok() } else { theme.warn() }),
+        Span::styled(
+            format!("[{mode}] "),
+            if logs.follow {
+                theme.ok()
+            } else {
+                theme.warn()
+            },
+        ),
         Span::styled(format!("{pos}/{n} "), theme.dim()),
     ];
     if let Some(q) = &logs.search {
@@ -38,7 +45,10 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let mut lines: Vec<Line> = Vec::new();
     if let Some(ring) = ring {
         if ring.dropped() > 0 {
-            lines.push(Line::styled(format!("… {} lines dropped (oldest)", ring.dropped()), theme.warn()));
+            lines.push(Line::styled(
+                format!("… {} lines dropped (oldest)", ring.dropped()),
+                theme.warn(),
+            ));
         }
         let end = ring.len().saturating_sub(logs.scroll);
         let start = end.saturating_sub(height.saturating_sub(lines.len()));
@@ -48,9 +58,14 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             if logs.timestamps
                 && let Some(at) = e.at
             {
-                spans.push(Span::styled(format!("{} ", at.format("%H:%M:%S%.3f")), theme.dim()));
+                spans.push(Span::styled(
+                    format!("{} ", at.format("%H:%M:%S%.3f")),
+                    theme.dim(),
+                ));
             }
-            let hit = needle.as_deref().is_some_and(|n| e.text.to_lowercase().contains(n));
+            let hit = needle
+                .as_deref()
+                .is_some_and(|n| e.text.to_lowercase().contains(n));
             let style = match (hit, e.stderr) {
                 (true, _) => theme.matched(),
                 (false, true) => theme.warn(),

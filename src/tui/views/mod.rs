@@ -1,8 +1,8 @@
 //! Drawing: `draw(&State, &mut Frame)` is a pure function of the state. One file per screen or
 //! popup; `chrome` draws the frame around them.
 
-pub mod chrome;
 mod checklist;
+pub mod chrome;
 mod confirm;
 mod help;
 mod logpane;
@@ -46,8 +46,13 @@ pub fn draw(state: &State, f: &mut Frame) {
             input,
             &theme,
         ),
-        Some(Popup::Search { input }) => {
-            prompt::draw(f, body, "Search the log", "Enter: find the newest match; n: next older.", input, &theme)
-        }
+        Some(Popup::Search { input }) => prompt::draw(
+            f,
+            body,
+            "Search the log",
+            "Enter: find the newest match; n: next older.",
+            input,
+            &theme,
+        ),
     }
 }

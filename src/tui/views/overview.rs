@@ -65,7 +65,9 @@ fn draw_stack(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
 fn facts(state: &State) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for s in state.checklist() {
-        let Some(Value::Object(map)) = state.outputs.get(&s.info.id) else { continue };
+        let Some(Value::Object(map)) = state.outputs.get(&s.info.id) else {
+            continue;
+        };
         for (k, v) in map {
             let shown = match v {
                 Value::Number(n) if k.ends_with("bytes") => bytes(n.as_u64().unwrap_or(0)),
@@ -82,10 +84,18 @@ fn facts(state: &State) -> Vec<(String, String)> {
 fn draw_facts(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let mut lines: Vec<Line> = facts(state)
         .into_iter()
-        .map(|(k, v)| Line::from(vec![Span::styled(format!("{k}: "), theme.dim()), Span::raw(v)]))
+        .map(|(k, v)| {
+            Line::from(vec![
+                Span::styled(format!("{k}: "), theme.dim()),
+                Span::raw(v),
+            ])
+        })
         .collect();
     if lines.is_empty() {
-        lines.push(Line::styled("the pre-flight checks have recorded no figures yet", theme.dim()));
+        lines.push(Line::styled(
+            "the pre-flight checks have recorded no figures yet",
+            theme.dim(),
+        ));
     }
     let warnings: Vec<_> = state
         .steps
@@ -97,23 +107,48 @@ fn draw_facts(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         })
         .collect();
     lines.push(Line::raw(""));
-    lines.push(Line::styled(format!("Warnings ({})", warnings.len()), theme.title()));
+    lines.push(Line::styled(
+        format!("Warnings ({})", warnings.len()),
+        theme.title(),
+    ));
     for (s, m, style) in warnings {
         lines.push(Line::styled(format!("! {}: {m}", s.info.title), style));
     }
     let block = Block::bordered().title(" Found ");
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
 }
 
 fn draw_changes(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let mut lines = Vec::new();
-    for s in state.steps.iter().filter(|s| s.info.kind == StepKind::Action) {
-        let ponr = if s.info.point_of_no_return { "  [point of no return]" } else { "" };
-        lines.push(Line::from(vec![Span::raw("• "), Span::raw(s.info.title.clone()), Span::styled(ponr, theme.bad())]));
+    for s in state
+        .steps
+        .iter()
+        .filter(|s| s.info.kind == StepKind::Action)
+    {
+        let ponr = if s.info.point_of_no_return {
+            "  [point of no return]"
+        } else {
+            ""
+        };
+        lines.push(Line::from(vec![
+            Span::raw("• "),
+            Span::raw(s.info.title.clone()),
+            Span::styled(ponr, theme.bad()),
+        ]));
         for t in &s.info.touches {
             lines.push(Line::styled(format!("    {t}"), theme.dim()));
         }
     }
     let block = Block::bordered().title(" What will change ");
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
 }

@@ -14,7 +14,11 @@ pub fn draw(f: &mut Frame, area: Rect, title: &str, help: &str, input: &str, the
     f.render_widget(Clear, r);
     let lines = vec![
         Line::styled(help, theme.dim()),
-        Line::from(vec![Span::raw("> "), Span::raw(input), Span::styled("▏", theme.key())]),
+        Line::from(vec![
+            Span::raw("> "),
+            Span::raw(input),
+            Span::styled("▏", theme.key()),
+        ]),
     ];
     let block = Block::bordered().title(Span::styled(format!(" {title} "), theme.title()));
     f.render_widget(Paragraph::new(lines).block(block), r);

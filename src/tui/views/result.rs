@@ -46,14 +46,18 @@ fn draw_head(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             };
             (describe(o), style, next)
         }
-        _ => ("the run is still open".to_string(), theme.busy(), "results appear here when it ends"),
+        _ => (
+            "the run is still open".to_string(),
+            theme.busy(),
+            "results appear here when it ends",
+        ),
     };
-    let lines = vec![
-        Line::styled(text, style),
-        Line::styled(next, theme.dim()),
-    ];
+    let lines = vec![Line::styled(text, style), Line::styled(next, theme.dim())];
     let block = Block::bordered().title(Span::styled(" Result ", theme.title()));
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(block), area);
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }).block(block),
+        area,
+    );
 }
 
 fn cell(v: Option<&Value>) -> String {
@@ -66,21 +70,36 @@ fn cell(v: Option<&Value>) -> String {
 
 fn draw_fingerprint(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     let block = Block::bordered().title(" Fingerprint: before → after ");
-    let found = state.outputs.values().find_map(|v| {
-        Some((v.get("before")?.as_object()?, v.get("after")?.as_object()?))
-    });
+    let found = state
+        .outputs
+        .values()
+        .find_map(|v| Some((v.get("before")?.as_object()?, v.get("after")?.as_object()?)));
     let Some((before, after)) = found else {
-        let p = Paragraph::new("no fingerprint comparison recorded by this plan").style(theme.dim());
+        let p =
+            Paragraph::new("no fingerprint comparison recorded by this plan").style(theme.dim());
         f.render_widget(p.block(block), area);
         return;
     };
-    let rows = before.keys().chain(after.keys().filter(|k| !before.contains_key(*k))).map(|k| {
-        let (b, a) = (before.get(k), after.get(k));
-        let same = b == a;
-        Row::new(vec![k.clone(), cell(b), cell(a), if same { "=".into() } else { "≠".into() }])
+    let rows = before
+        .keys()
+        .chain(after.keys().filter(|k| !before.contains_key(*k)))
+        .map(|k| {
+            let (b, a) = (before.get(k), after.get(k));
+            let same = b == a;
+            Row::new(vec![
+                k.clone(),
+                cell(b),
+                cell(a),
+                if same { "=".into() } else { "≠".into() },
+            ])
             .style(if same { theme.ok() } else { theme.bad() })
-    });
-    let widths = [Constraint::Percentage(40), Constraint::Percentage(25), Constraint::Percentage(25), Constraint::Length(2)];
+        });
+    let widths = [
+        Constraint::Percentage(40),
+        Constraint::Percentage(25),
+        Constraint::Percentage(25),
+        Constraint::Length(2),
+    ];
     let table = Table::new(rows, widths)
         .header(Row::new(["item", "before", "after", ""]).style(theme.title()))
         .block(block);
@@ -95,7 +114,11 @@ fn draw_steps(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         .filter(|s| s.info.kind != StepKind::SignOff)
         .map(|s| steps::line(state, s, theme, width))
         .collect();
-    let services: Vec<_> = state.containers.iter().filter(|c| !c.health.is_empty()).collect();
+    let services: Vec<_> = state
+        .containers
+        .iter()
+        .filter(|c| !c.health.is_empty())
+        .collect();
     if !services.is_empty() {
         lines.push(Line::styled(" Health", theme.title()));
         for c in services {
@@ -114,7 +137,10 @@ fn draw_where(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         for (k, v) in map {
             if k.contains("downtime") {
                 let shown = v.as_u64().map_or(cell(Some(v)), duration_ms);
-                let what = k.replace("downtime", "").replace("_ms", "").replace('_', " ");
+                let what = k
+                    .replace("downtime", "")
+                    .replace("_ms", "")
+                    .replace('_', " ");
                 lines.push(Line::raw(format!("downtime ({}): {shown}", what.trim())));
             } else if step.contains("backup") && (k == "path" || k.ends_with("_path")) {
                 lines.push(Line::raw(format!("backup: {}", cell(Some(v)))));
@@ -122,7 +148,9 @@ fn draw_where(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         }
     }
     if let Some(dir) = &state.run_dir {
-        lines.push(Line::raw(format!("report: {dir}/report.md (and report.json)")));
+        lines.push(Line::raw(format!(
+            "report: {dir}/report.md (and report.json)"
+        )));
         lines.push(Line::raw(format!("journal: {dir}/journal.jsonl")));
     }
     if lines.is_empty() {

@@ -23,7 +23,12 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         Layout::vertical([Constraint::Min(5), Constraint::Length(gh)]).areas(left);
     draw_steps(f, list, state, theme);
     for (i, s) in gauges.iter().enumerate() {
-        let r = Rect::new(gauge_area.x, gauge_area.y + 2 * i as u16, gauge_area.width, 2);
+        let r = Rect::new(
+            gauge_area.x,
+            gauge_area.y + 2 * i as u16,
+            gauge_area.width,
+            2,
+        );
         if r.bottom() > gauge_area.bottom() {
             break;
         }
@@ -49,7 +54,10 @@ fn draw_steps(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         }
     }
     if let Phase::RollingBack { reason } = &state.phase {
-        lines.push(Line::styled(format!(" ROLLING BACK: {reason}"), theme.bad()));
+        lines.push(Line::styled(
+            format!(" ROLLING BACK: {reason}"),
+            theme.bad(),
+        ));
     }
     let block = Block::bordered().title(Span::styled(" Steps ", theme.title()));
     f.render_widget(Paragraph::new(lines).block(block), area);
@@ -58,7 +66,13 @@ fn draw_steps(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
 /// A gauge with its figures: bytes get a rate and the time left.
 fn draw_gauge(f: &mut Frame, r: Rect, title: &str, p: &Progress, state: &State, theme: &Theme) {
     let is_bytes = p.unit == "bytes";
-    let fmt = |n: u64| if is_bytes { bytes(n) } else { format!("{n} {}", p.unit) };
+    let fmt = |n: u64| {
+        if is_bytes {
+            bytes(n)
+        } else {
+            format!("{n} {}", p.unit)
+        }
+    };
     let mut label = match p.total {
         Some(t) => format!("{} / {}", fmt(p.current), fmt(t)),
         None => fmt(p.current),
@@ -73,10 +87,19 @@ fn draw_gauge(f: &mut Frame, r: Rect, title: &str, p: &Progress, state: &State, 
         }
     }
     let _ = state;
-    let ratio = p.total.filter(|t| *t > 0).map_or(0.0, |t| (p.current as f64 / t as f64).min(1.0));
+    let ratio = p
+        .total
+        .filter(|t| *t > 0)
+        .map_or(0.0, |t| (p.current as f64 / t as f64).min(1.0));
     let [name, bar] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(r);
     f.render_widget(Paragraph::new(format!(" {title}")), name);
-    f.render_widget(Gauge::default().ratio(ratio).label(label).gauge_style(theme.busy()), bar);
+    f.render_widget(
+        Gauge::default()
+            .ratio(ratio)
+            .label(label)
+            .gauge_style(theme.busy()),
+        bar,
+    );
 }
 
 fn draw_own_log(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
