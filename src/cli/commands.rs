@@ -26,7 +26,16 @@ impl<E: std::fmt::Display> From<E> for Usage {
 
 pub fn main(cli: Cli) -> ExitCode {
     let result = match &cli.command {
-        None if std::io::stdout().is_terminal() => Err(tui_unavailable()),
+        None if std::io::stdout().is_terminal() => {
+            let args = RunArgs {
+                yes: false,
+                sign_off: Vec::new(),
+                no_auto_rollback: false,
+                break_stale_lock: false,
+                run: None,
+            };
+            dispatch(&cli, &Cmd::Run(args))
+        }
         None => Err(Usage("stdout is not a terminal, so cutover runs headless: use `cutover run --yes --sign-off ITEM=NAME ...`".into())),
         Some(cmd) => dispatch(&cli, cmd),
     };
@@ -37,10 +46,6 @@ pub fn main(cli: Cli) -> ExitCode {
             Exit::Usage.into()
         }
     }
-}
-
-fn tui_unavailable() -> Usage {
-    Usage("the terminal wizard is not available in this build yet; run headless with `cutover run --yes --sign-off ITEM=NAME ...` (see `cutover plan` for the items)".into())
 }
 
 fn dispatch(cli: &Cli, cmd: &Cmd) -> Result<Exit, Usage> {
@@ -152,10 +157,9 @@ pub fn render_plan(plan: &Plan, config: &Config) -> String {
 }
 
 fn run(cli: &Cli, config: &Config, args: &RunArgs, resume: bool) -> Result<Exit, Usage> {
-    if !args.yes {
-        if std::io::stdout().is_terminal() {
-            return Err(tui_unavailable());
-        }
+    // Without --yes on a terminal, the wizard asks for sign-offs and the start itself.
+    let tui = !args.yes && std::io::stdout().is_terminal();
+    if !args.yes && !tui {
         return Err(Usage(
             "a headless run needs --yes (and --sign-off ITEM=NAME for each checklist item)".into(),
         ));
@@ -195,7 +199,7 @@ fn run(cli: &Cli, config: &Config, args: &RunArgs, resume: bool) -> Result<Exit,
         .filter(|id| !signed.iter().any(|(i, _)| i == id))
         .filter(|id| state.steps.get(id).is_none_or(|r| r.signed_by.is_none()))
         .collect();
-    if !missing.is_empty() && !state.start_approved {
+    if !tui && !missing.is_empty() && !state.start_approved {
         if !resume {
             // Nothing was journaled yet: leave no empty run behind.
             let _ = std::fs::remove_dir_all(&dir);
@@ -209,11 +213,22 @@ fn run(cli: &Cli, config: &Config, args: &RunArgs, resume: bool) -> Result<Exit,
             list.join(" ")
         )));
     }
-    init_file_log(&dir);
     let mut commands: Vec<Command> = signed
         .into_iter()
         .map(|(item, by)| Command::SignOff { item, by })
         .collect();
+    if tui {
+        if journal.state().is_final() {
+            return Err(Usage(format!(
+                "run {} has already ended; start a new one with `cutover`",
+                dir.display()
+            )));
+        }
+        let outcome = run_tui(config, plan, journal, commands);
+        drop(lock);
+        return Ok(finish(&dir, &outcome));
+    }
+    init_file_log(&dir);
     commands.push(Command::Start);
     let outcome = drive(cli, config, plan, journal, commands, Mode::Forward)?;
     drop(lock);
@@ -229,6 +244,25 @@ fn open_journal(dir: &Path) -> Result<Journal, Usage> {
         );
     }
     Ok(journal)
+}
+
+/// The terminal wizard on this run; its summary is the same one headless prints (`finish`).
+fn run_tui(config: &Config, plan: Plan, journal: Journal, initial: Vec<Command>) -> RunOutcome {
+    let launch = crate::tui::Launch {
+        plan,
+        journal,
+        stack: config.project.clone(),
+        policy: Policy {
+            auto_rollback: config.auto_rollback,
+        },
+        initial,
+    };
+    crate::tui::run(launch).unwrap_or_else(|e| {
+        eprintln!("cutover: the wizard stopped on an error: {e:#}");
+        RunOutcome::Interrupted {
+            reason: format!("{e:#}"),
+        }
+    })
 }
 
 enum Mode {

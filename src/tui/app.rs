@@ -1,0 +1,194 @@
+//! The app loop: the one task that owns the terminal. It waits for anything (an engine event,
+//! a key or click, a container log line, a signal, or the spinner tick while a step runs),
+//! drains whatever else is already queued, folds it all through the reducer, executes the
+//! effects, and draws once. With nothing running there is no timer, so an idle wizard sleeps.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use chrono::Utc;
+use futures_util::StreamExt;
+use ratatui::DefaultTerminal;
+use ratatui::crossterm::event::{
+    Event as TermEvent, EventStream, KeyCode, KeyEventKind, MouseButton, MouseEventKind,
+};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
+
+use super::follow::Follower;
+use super::input::scopes;
+use super::keymap::{Scope, lookup};
+use super::msg::{Effect, Msg};
+use super::state::State;
+use super::update::update;
+use crate::engine::{CancelReason, Command, Event, EventKind, Journal, RunOutcome};
+use crate::report::Report;
+
+const TICK: Duration = Duration::from_millis(250);
+
+pub struct Channels {
+    pub events: UnboundedReceiver<Event>,
+    pub commands: UnboundedSender<Command>,
+    pub runner: JoinHandle<Result<RunOutcome>>,
+    pub run_dir: PathBuf,
+}
+
+pub async fn run(
+    terminal: &mut DefaultTerminal,
+    mut state: State,
+    ch: Channels,
+) -> Result<RunOutcome> {
+    let Channels {
+        mut events,
+        commands,
+        runner,
+        run_dir,
+    } = ch;
+    let mut input = EventStream::new();
+    let (log_tx, mut log_rx) = mpsc::channel(4096);
+    let mut follower = Follower::new(log_tx, state.logs.capacity as u64);
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut tick = tokio::time::interval(TICK);
+    let mut engine_open = true;
+    let mut signals = 0u8;
+    let size = terminal.size()?;
+    update(
+        &mut state,
+        Msg::Resize {
+            width: size.width,
+            height: size.height,
+        },
+    );
+    draw(terminal, &state)?;
+    loop {
+        let mut batch = Vec::new();
+        tokio::select! {
+            ev = events.recv(), if engine_open => match ev {
+                Some(ev) => batch.push(Msg::Engine(ev)),
+                None => engine_open = false,
+            },
+            Some(Ok(t)) = input.next() => batch.extend(translate(&state, t)),
+            Some(m) = log_rx.recv() => batch.push(m),
+            _ = tick.tick(), if state.needs_tick() => {}
+            // A signal is a stop request: the runner ends the step safely, then we leave.
+            _ = term.recv() => signals += 1,
+            _ = hup.recv() => signals += 1,
+            _ = int.recv() => signals += 1,
+        }
+        if signals > 0 {
+            let reason = if signals > 1 {
+                CancelReason::SecondSignal
+            } else {
+                CancelReason::Signal
+            };
+            let _ = commands.send(Command::Cancel(reason));
+            state.quitting = true;
+            signals = signals.min(2);
+            if !state.run_open() {
+                break;
+            }
+        }
+        while let Ok(ev) = events.try_recv() {
+            batch.push(Msg::Engine(ev));
+        }
+        while let Ok(m) = log_rx.try_recv() {
+            batch.push(m);
+        }
+        let mut quit = false;
+        let mut reread = false;
+        let mut finished = false;
+        update(&mut state, Msg::Tick(Utc::now()));
+        for msg in batch {
+            if let Msg::Engine(ev) = &msg {
+                log_event(ev);
+                reread |= matches!(
+                    ev.kind,
+                    EventKind::RunStarted { .. }
+                        | EventKind::StepFinished { .. }
+                        | EventKind::StepFailed { .. }
+                );
+                finished |= ev.is_terminal();
+            }
+            match update(&mut state, msg) {
+                None => {}
+                Some(Effect::Send(cmd)) => {
+                    let _ = commands.send(cmd);
+                }
+                Some(Effect::Follow(c)) => follower.switch(c).await,
+                Some(Effect::Quit) => quit = true,
+            }
+        }
+        if reread || finished {
+            // Outputs and earlier sign-offs live in the journal, not in events.
+            if let Ok((run, _)) = Journal::read(&run_dir) {
+                if finished {
+                    let report = Report::from_state(&run, &run_dir);
+                    update(&mut state, Msg::Report(Box::new(report)));
+                }
+                if let Some(Effect::Follow(c)) = update(&mut state, Msg::Journal(Box::new(run))) {
+                    follower.switch(c).await;
+                }
+            }
+        }
+        if quit {
+            break;
+        }
+        draw(terminal, &state)?;
+    }
+    follower.switch(None).await;
+    drop(commands);
+    match runner.await {
+        Ok(r) => r,
+        Err(e) => Err(anyhow::anyhow!("the runner task died: {e}")),
+    }
+}
+
+fn draw(terminal: &mut DefaultTerminal, state: &State) -> Result<()> {
+    tui_logger::move_events();
+    terminal.draw(|f| super::views::draw(state, f))?;
+    Ok(())
+}
+
+/// Step log lines go to cutover's own log (the tui-logger pane and the run's cutover.log).
+fn log_event(ev: &Event) {
+    match &ev.kind {
+        EventKind::Log { step, line } => tracing::info!(target: "step", "{step}: {line}"),
+        EventKind::StepFailed { title, error, .. } => {
+            tracing::error!("{title} failed: {}", error.message)
+        }
+        EventKind::UndoFailed { title, error, .. } => {
+            tracing::error!("undo of {title} failed: {}", error.message)
+        }
+        EventKind::RollbackStarted { reason } => tracing::warn!("rolling back: {reason}"),
+        EventKind::SignedOff { title, by, .. } => tracing::info!("{title}: signed off by {by}"),
+        _ => {}
+    }
+}
+
+/// Terminal input → messages, through the keymap for the scopes listening now.
+fn translate(state: &State, ev: TermEvent) -> Vec<Msg> {
+    match ev {
+        TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
+            let scopes = scopes(state);
+            if let Some(cmd) = lookup(&scopes, &k) {
+                return vec![Msg::Cmd(cmd)];
+            }
+            match k.code {
+                KeyCode::Char(c) if scopes.contains(&Scope::Text) => vec![Msg::Char(c)],
+                _ => Vec::new(),
+            }
+        }
+        TermEvent::Mouse(m) if m.kind == MouseEventKind::Down(MouseButton::Left) => {
+            vec![Msg::Click {
+                col: m.column,
+                row: m.row,
+            }]
+        }
+        TermEvent::Resize(width, height) => vec![Msg::Resize { width, height }],
+        _ => Vec::new(),
+    }
+}

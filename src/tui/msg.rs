@@ -1,0 +1,55 @@
+//! What flows into the reducer (`Msg`) and what comes out of it (`Effect`).
+//!
+//! Effects are the only way the wizard acts on the world; the app loop executes them. A view
+//! or the reducer never sends a command or touches a stream itself.
+
+use chrono::{DateTime, Utc};
+
+use super::containers::LogEntry;
+use super::keymap::Cmd;
+use crate::engine::recovery::RunState;
+use crate::engine::{Command, Event};
+use crate::report::Report;
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// An engine event, in order.
+    Engine(Event),
+    /// A key, already translated through the keymap.
+    Cmd(Cmd),
+    /// A printable character while a text field is open.
+    Char(char),
+    /// A left click at a cell.
+    Click {
+        col: u16,
+        row: u16,
+    },
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// The clock moved (spinner tick, or before handling a batch).
+    Tick(DateTime<Utc>),
+    /// The journal's state, re-read after a step ended (outputs, sign-offs).
+    Journal(Box<RunState>),
+    /// The report, built once the run has stopped.
+    Report(Box<Report>),
+    ContainerLog {
+        container: String,
+        entry: LogEntry,
+    },
+    ContainerLogEnded {
+        container: String,
+        why: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Send a command to the runner.
+    Send(Command),
+    /// Follow this container's logs (cancelling and joining the current follower), or none.
+    Follow(Option<String>),
+    /// Leave the wizard. Only produced once the run has stopped.
+    Quit,
+}
