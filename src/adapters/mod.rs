@@ -10,6 +10,7 @@ pub mod backup;
 pub mod collation;
 pub mod compose;
 pub mod docker;
+pub mod fingerprint;
 pub mod http;
 pub mod migrations;
 pub mod postgres;

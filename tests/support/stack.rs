@@ -1,0 +1,164 @@
+//! `Stack`: one privexbot-shaped stack (postgres on the "before" image, backend, celery-worker)
+//! in a temporary directory, brought up by `testbed/bed up` and removed on `Drop`.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tokio_postgres::Client;
+
+use super::{bed_path, connect_pg, container_ip, docker, unique_project};
+
+pub struct Stack {
+    project: String,
+    dir: tempfile::TempDir,
+    password: String,
+    down: bool,
+}
+
+impl Stack {
+    /// A healthy stack with empty application tables (the worker creates `worker_ticks`).
+    pub fn up() -> Stack {
+        Self::up_seeded(0)
+    }
+
+    /// A healthy stack seeded by `testbed/seed.sql` with `scale` users (0: no seed).
+    pub fn up_seeded(scale: u32) -> Stack {
+        let project = unique_project();
+        let dir = tempfile::Builder::new()
+            .prefix("cutover-stack-")
+            .tempdir()
+            .expect("tempdir");
+        // Build the guard first: a failing `up` still gets cleaned up.
+        let mut stack = Stack {
+            project,
+            dir,
+            password: String::new(),
+            down: false,
+        };
+        let status = Command::new(bed_path())
+            .arg("up")
+            .arg(stack.dir.path())
+            .arg(&stack.project)
+            .arg(scale.to_string())
+            .stdin(Stdio::null())
+            .status()
+            .expect("run testbed/bed up");
+        assert!(
+            status.success(),
+            "testbed/bed up {} failed ({status})",
+            stack.project
+        );
+        let env = std::fs::read_to_string(stack.dir.path().join(".env")).expect("read .env");
+        stack.password = env
+            .lines()
+            .find_map(|l| l.strip_prefix("POSTGRES_PASSWORD="))
+            .expect("POSTGRES_PASSWORD in .env")
+            .to_string();
+        stack
+    }
+
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+
+    /// The stack's directory (compose.yaml and .env).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn compose_file(&self) -> PathBuf {
+        self.dir.path().join("compose.yaml")
+    }
+
+    /// The container name of a service (`postgres`, `backend`, `celery-worker`).
+    pub fn container(&self, service: &str) -> String {
+        format!("{}-{service}", self.project)
+    }
+
+    pub fn container_id(&self, service: &str) -> String {
+        docker(&["inspect", "-f", "{{.Id}}", &self.container(service)])
+    }
+
+    /// The postgres container's address on the stack's network (postgres publishes no port).
+    pub fn postgres_ip(&self) -> IpAddr {
+        container_ip(&self.container("postgres"))
+    }
+
+    /// The backend's published loopback port.
+    pub fn backend_port(&self) -> u16 {
+        let mapping = docker(&["port", &self.container("backend"), "8000/tcp"]);
+        let first = mapping.lines().next().expect("backend publishes 8000");
+        first
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .expect("port number")
+    }
+
+    /// The database password (from the stack's .env). Do not print it.
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
+    /// A connection as privexbot to the postgres container's network address.
+    pub async fn connect(&self) -> Client {
+        connect_pg(self.postgres_ip(), &self.password)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.container("postgres")))
+    }
+
+    /// The Compose tool on this stack (`testbed/bed compose`), e.g. `["restart", "postgres"]`.
+    pub fn compose(&self, args: &[&str]) -> Output {
+        Command::new(bed_path())
+            .arg("compose")
+            .arg(&self.project)
+            .arg(self.dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run testbed/bed compose")
+    }
+
+    /// Tears the stack down now (Drop would otherwise) and returns the project name, so a test
+    /// can assert nothing is left.
+    pub fn down(mut self) -> String {
+        self.teardown();
+        self.project.clone()
+    }
+
+    fn teardown(&mut self) {
+        if self.down {
+            return;
+        }
+        self.down = true;
+        if std::thread::panicking() {
+            // Leave the evidence in the test output before it is removed.
+            let _ = Command::new(bed_path())
+                .args(["compose", &self.project])
+                .arg(self.dir.path())
+                .args(["logs", "--tail", "40"])
+                .stdin(Stdio::null())
+                .status();
+        }
+        let status = Command::new(bed_path())
+            .args(["down", &self.project])
+            .arg(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status();
+        if !matches!(status, Ok(s) if s.success()) {
+            eprintln!(
+                "warning: testbed/bed down {} failed: {status:?}",
+                self.project
+            );
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
