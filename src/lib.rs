@@ -14,3 +14,4 @@ pub mod exit;
 pub mod headless;
 pub mod plans;
 pub mod report;
+pub mod upgrade;
