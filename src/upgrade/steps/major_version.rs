@@ -1,6 +1,8 @@
 //! Check `major-version`: the target image's PostgreSQL major (its `PG_MAJOR`, else its tag)
 //! must equal the data directory's. A different major cannot start on the same data
-//! directory; refusing here means nothing has been stopped.
+//! directory; refusing here means nothing has been stopped. Images built on Debian's packages
+//! without `PG_MAJOR` still name the server's directory in `PATH`
+//! (`/usr/lib/postgresql/<major>/bin`), which is the last source tried.
 
 use std::sync::Arc;
 
@@ -8,7 +10,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 
 use super::{earlier, meta};
-use crate::adapters::postgres::{check_same_major, image_major};
+use crate::adapters::postgres::{PgMajor, check_same_major, image_major};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
 use crate::upgrade::steps::versions::Versions;
@@ -43,7 +45,7 @@ impl Step for MajorVersion {
             Some(f) => f.env,
             None => Vec::new(),
         };
-        let Some(major) = image_major(image, &env) else {
+        let Some(major) = image_major(image, &env).or_else(|| major_from_path(&env)) else {
             return Err(StepError::new(format!(
                 "cannot tell which PostgreSQL major {image} runs: it has no PG_MAJOR and its tag \
                  names no version; make it local (so PG_MAJOR can be read) or use a versioned tag"
@@ -56,5 +58,31 @@ impl Step for MajorVersion {
             v.data_dir_major
         ));
         Ok(Finish::Ok)
+    }
+}
+
+/// The major from a `PATH=...:/usr/lib/postgresql/<major>/bin:...` entry of the image's env.
+fn major_from_path(env: &[String]) -> Option<PgMajor> {
+    let path = env.iter().find_map(|kv| kv.strip_prefix("PATH="))?;
+    path.split(':').find_map(|dir| {
+        let n = dir
+            .strip_prefix("/usr/lib/postgresql/")?
+            .strip_suffix("/bin")?;
+        Some(PgMajor {
+            major: n.parse().ok()?,
+            minor: None,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::major_from_path;
+
+    #[test]
+    fn major_from_a_debian_path() {
+        let env = vec!["PATH=/usr/lib/postgresql/17/bin:/usr/bin".to_string()];
+        assert_eq!(major_from_path(&env).map(|m| m.major), Some(17));
+        assert_eq!(major_from_path(&["PATH=/usr/bin".to_string()]), None);
     }
 }
