@@ -23,7 +23,7 @@ use super::steps::versions::Versions;
 use crate::adapters::backup::BackupRecord;
 use crate::adapters::fingerprint::Fingerprint;
 use crate::engine::recovery::RunState;
-use crate::engine::{Finish, StepKind};
+use crate::engine::{Finish, StepKind, StepState};
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct UpgradeFacts {
@@ -113,7 +113,12 @@ impl UpgradeFacts {
         if let Some(d) = out::<Discovery>(s, "discover") {
             f.skipped_services = d.absent;
         }
-        if let Some(r) = out::<RecreateOutput>(s, "recreate-postgres") {
+        // Only while the recreate stands: after its undo the old container is the service again.
+        let recreated = s
+            .steps
+            .get("recreate-postgres")
+            .is_some_and(|r| r.state == StepState::Done);
+        if let Some(r) = out::<RecreateOutput>(s, "recreate-postgres").filter(|_| recreated) {
             f.old_container_kept = Some(r.plan.old_kept_name);
         }
         for m in &s.steps_meta {
