@@ -54,7 +54,10 @@ impl Step for RecreatePostgres {
             ),
         ];
         if let Some(v) = &self.env.facts.postgres_volume {
-            t.push(format!("volume {v} (reused, not copied)"));
+            t.push(format!(
+                "volume {}_{v} (reused, not copied)",
+                self.env.project
+            ));
         }
         t
     }
