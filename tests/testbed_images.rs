@@ -48,7 +48,7 @@ async fn before_image_does_what_cutover_relies_on() {
         .get(0);
     assert_eq!(vector, 0, "the before image has no pgvector");
     let wrong = support::connect_pg(stack.postgres_ip(), "not-the-password").await;
-    let err = wrong.err().expect("a wrong password must be refused");
+    let err = wrong.expect_err("a wrong password must be refused");
     assert_eq!(
         err.code(),
         Some(&tokio_postgres::error::SqlState::INVALID_PASSWORD),

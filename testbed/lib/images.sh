@@ -37,6 +37,16 @@ debian_mirror() {
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# Points REPO:latest at REPO:HASH and removes the repo's older hash tags, so rebuilt recipes
+# do not pile up in the engine (an old image still used by a container is left alone).
+tag_latest() {
+	local repo=${1%:*} tag=${1##*:} old
+	docker tag "$1" "$repo:latest"
+	for old in $(docker image ls --format '{{.Tag}}' "$repo"); do
+		case "$old" in latest | "$tag" | '<none>') ;; *) docker rmi "$repo:$old" >/dev/null 2>&1 || true ;; esac
+	done
+}
+
 base_hash() { recipe_hash "$HERE/images/base.recipe" -- "$BASE_BUILD_REV" "$(debian_mirror)"; }
 
 # debootstrap checks the Release signature with the host's archive keyring. Bookworm's
@@ -119,7 +129,7 @@ build_base_image() {
 		step "base image: importing $tag"
 		import_rootfs "$CACHE/rootfs/base" "$tag" 'CMD ["/bin/bash"]'
 	fi
-	docker tag "$tag" "$REPO_PREFIX/base:latest"
+	tag_latest "$tag"
 }
 
 # postgres-before / postgres-after: base + packages installed in a chroot, then imported.
@@ -129,7 +139,7 @@ build_postgres_image() {
 	tag="$REPO_PREFIX/$name:$(recipe_hash "$pkgs" "$HERE/images/postgres-entrypoint.sh" -- "$(base_hash)" "$(recipe_hash "$HERE/lib/images.sh")")"
 	if image_exists "$tag"; then
 		step "$name: cached ($tag)"
-		docker tag "$tag" "$REPO_PREFIX/$name:latest"
+		tag_latest "$tag"
 		return
 	fi
 	step "$name: installing $(grep -v '^#' "$pkgs" | xargs) into a copy of the base rootfs"
@@ -176,7 +186,7 @@ build_postgres_image() {
 	docker rmi "$tag-rootfs" >/dev/null
 	rm -rf "$ctx"
 	rm -rf "$r"
-	docker tag "$tag" "$REPO_PREFIX/$name:latest"
+	tag_latest "$tag"
 }
 
 standin_hash() {
@@ -223,8 +233,8 @@ build_standin_images() {
 		docker_build -f "$ctx/Dockerfile.qdrant" -t "$qd" "$ctx"
 		rm -rf "$ctx"
 	fi
-	docker tag "$app" "$REPO_PREFIX/app:latest"
-	docker tag "$qd" "$REPO_PREFIX/qdrant-standin:latest"
+	tag_latest "$app"
+	tag_latest "$qd"
 }
 
 # The legacy builder (this engine has no buildx); its deprecation notice is noise, so output

@@ -184,6 +184,7 @@ impl Drop for Scratch {
 }
 
 mod stack;
+#[allow(unused_imports)] // not every test binary uses Stack
 pub use stack::Stack;
 
 /// Polls `probe` every 200 ms until it returns Some, or panics after `timeout` naming `what`.
