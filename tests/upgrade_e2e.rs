@@ -8,8 +8,9 @@
 //!   edits the compose file with its comments kept (and the Compose tool accepts it), and
 //!   writes the figures in the report.
 //! - `another_major_is_refused_and_an_absent_worker_is_skipped`: a target image of another
-//!   major exits 2 with nothing stopped; then, with the worker commented out of the same stack,
-//!   the upgrade reports it as skipped and succeeds.
+//!   major exits 2 with nothing stopped; a failing migration rolls the whole window back
+//!   (exit 1, old postgres, compose file byte-identical, no qdrant, writers running); then,
+//!   with the worker commented out of the same stack, the upgrade reports it skipped and succeeds.
 
 mod support;
 
@@ -343,6 +344,63 @@ async fn another_major_is_refused_and_an_absent_worker_is_skipped() {
         "nothing stopped or replaced"
     );
     assert_eq!(std::fs::read(stack.compose_file()).unwrap(), compose_before);
+
+    // A failure late in the window (a migration that fails) rolls everything back: the old
+    // postgres serves again, vector is gone, the compose file is byte-identical, qdrant's
+    // container is removed, the writers run again.
+    let bad = tempfile::tempdir().unwrap();
+    std::fs::write(
+        bad.path().join("0001_boom.up.sql"),
+        "CREATE TABLE boom (id int);\nSELECT 1/0;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        bad.path().join("0001_boom.down.sql"),
+        "DROP TABLE IF EXISTS boom;\n",
+    )
+    .unwrap();
+    let failed = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(&args)
+        .args([
+            "--target-image",
+            AFTER,
+            "--qdrant-image",
+            QDRANT,
+            "--pull",
+            "never",
+        ])
+        .current_dir(dir)
+        .env("CUTOVER_QDRANT_PORTS", "none")
+        .env("CUTOVER_MIGRATIONS_DIR", bad.path())
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = text(&failed);
+    assert_eq!(failed.status.code(), Some(1), "{out}");
+    assert!(out.contains("undone   Recreate postgres"), "{out}");
+    let pg = stack.container("postgres");
+    let image = docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]);
+    assert_eq!(image, "cutover-testbed/postgres-before:latest true");
+    assert_eq!(std::fs::read(stack.compose_file()).unwrap(), compose_before);
+    let after_rollback = containers(stack.project());
+    assert!(
+        !after_rollback.iter().any(|c| c.contains("qdrant")),
+        "{after_rollback:?}"
+    );
+    assert!(
+        after_rollback
+            .iter()
+            .any(|c| c.contains("running") && c.ends_with("-backend")),
+        "{after_rollback:?}"
+    );
+    let db = stack.connect().await;
+    let vector = db
+        .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'vector'", &[])
+        .await
+        .unwrap();
+    assert!(vector.is_none(), "vector dropped by the rollback");
+    drop(db);
 
     // Now the deployment as it often is: the worker commented out of the file, not running.
     docker(&["rm", "-f", &stack.container("celery-worker")]);
