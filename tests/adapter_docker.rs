@@ -284,18 +284,9 @@ async fn recreate_preserves_settings_and_every_step_is_idempotent() {
         old.host_config.clone().unwrap(),
         new.host_config.clone().unwrap(),
     );
-    assert_eq!(
-        format!("{:?}", oh.port_bindings),
-        format!("{:?}", nh.port_bindings)
-    );
-    assert_eq!(
-        format!("{:?}", oh.restart_policy),
-        format!("{:?}", nh.restart_policy)
-    );
-    assert_eq!(
-        format!("{:?}", oh.log_config),
-        format!("{:?}", nh.log_config)
-    );
+    assert_eq!(oh.port_bindings, nh.port_bindings, "port_bindings preserved");
+    assert_eq!(oh.restart_policy, nh.restart_policy, "restart_policy preserved");
+    assert_eq!(oh.log_config, nh.log_config, "log_config preserved");
     assert_eq!(oh.network_mode, nh.network_mode);
     let labels = nc.labels.clone().unwrap();
     assert_eq!(labels["custom"], "x");
