@@ -230,3 +230,41 @@ pub fn build_image(tag: &str, dockerfile: &str) -> String {
     assert!(child.wait().unwrap().success(), "building {tag}");
     tag.to_string()
 }
+
+/// True once the journal under `runs` holds an entry of `kind` (`step_started`,
+/// `step_finished`, ...) for `step`.
+pub fn journal_has(runs: &Path, kind: &str, step: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(runs) else {
+        return false;
+    };
+    entries.filter_map(Result::ok).any(|run| {
+        std::fs::read_to_string(run.path().join("journal.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .any(|v| v["type"] == kind && v["step"] == step)
+    })
+}
+
+/// Polls `journal_has` every 20 ms for up to `secs`; false on timeout.
+pub fn wait_journal(runs: &Path, kind: &str, step: &str, secs: u64) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if journal_has(runs, kind, step) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+impl Run<'_> {
+    /// Starts the binary with stdout and stderr captured, for tests that act while it runs.
+    pub fn spawn(&self) -> std::process::Child {
+        self.command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start cutover")
+    }
+}
