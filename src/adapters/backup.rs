@@ -34,10 +34,17 @@ pub enum BackupError {
         source: std::io::Error,
     },
     #[error(
-        "disk full while writing {path} after {written} bytes; the partial file was removed. \
-         Free space on that filesystem or choose another run directory"
+        "disk full while writing {path} after {written} bytes; the partial file was removed \
+         ({} free there now, and the dump needs more than {written} bytes). Free space on that \
+         filesystem or choose a run directory on a larger one (run_dir)",
+        free.map_or("unknown".to_string(), |f| format!("{f} bytes"))
     )]
-    DiskFull { path: PathBuf, written: u64 },
+    DiskFull {
+        path: PathBuf,
+        written: u64,
+        /// Free bytes on the filesystem once the partial file is gone.
+        free: Option<u64>,
+    },
     #[error(
         "not enough space in {path}: need about {need} bytes, {free} free. Free space there or \
          choose another directory"
@@ -183,7 +190,14 @@ pub async fn dump(
         Ok(v) => v,
         Err(e) => {
             let _ = std::fs::remove_file(&path);
-            return Err(e);
+            return Err(match e {
+                BackupError::DiskFull { path, written, .. } => BackupError::DiskFull {
+                    free: free_space(run_dir).ok().map(|s| s.free_bytes),
+                    path,
+                    written,
+                },
+                e => e,
+            });
         }
     };
     let toc_entries = verify(docker, target, &path, expect_tables).await?;
@@ -388,6 +402,7 @@ fn write_error(path: &Path, written: u64, e: std::io::Error) -> BackupError {
         BackupError::DiskFull {
             path: path.to_path_buf(),
             written,
+            free: None,
         }
     } else {
         io(format!("write {}", path.display()), e)

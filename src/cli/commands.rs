@@ -36,7 +36,11 @@ pub fn main(cli: Cli) -> ExitCode {
             };
             dispatch(&cli, &Cmd::Run(args))
         }
-        None => Err(Usage("stdout is not a terminal, so cutover runs headless: use `cutover run --yes --sign-off ITEM=NAME ...`".into())),
+        None => Err(Usage(
+            "the wizard needs a terminal, and stdout is not one: run headless with \
+             `cutover run --yes --sign-off ITEM=NAME ...` (`cutover plan` lists the items)"
+                .into(),
+        )),
         Some(cmd) => dispatch(&cli, cmd),
     };
     match result {
@@ -178,6 +182,9 @@ fn run(cli: &Cli, config: &Config, args: &RunArgs, resume: bool) -> Result<Exit,
             "a headless run needs --yes (and --sign-off ITEM=NAME for each checklist item)".into(),
         ));
     }
+    if tui {
+        wizard_fits()?;
+    }
     let plan = crate::plans::build(config)?;
     let mut signed = Vec::new();
     for raw in &args.sign_off {
@@ -203,7 +210,8 @@ fn run(cli: &Cli, config: &Config, args: &RunArgs, resume: bool) -> Result<Exit,
         }
         let dir = runs::new_run_dir(&config.run_dir);
         let lock = StackLock::acquire(&config.lock_path(), &dir, args.break_stale_lock)?;
-        (dir.clone(), Journal::create(&dir)?, lock)
+        let journal = Journal::create(&dir).map_err(|e| unwritable_run_dir(config, e))?;
+        (dir.clone(), journal, lock)
     };
     // Items signed in an earlier invocation of this run stay signed.
     let state = journal.state().clone();
@@ -247,6 +255,36 @@ fn run(cli: &Cli, config: &Config, args: &RunArgs, resume: bool) -> Result<Exit,
     let outcome = drive(cli, config, plan, journal, commands, Mode::Forward)?;
     drop(lock);
     Ok(finish(&dir, &outcome))
+}
+
+/// The wizard needs 80×24 to show the checklist and the Rollback button; starting smaller
+/// would hide them, so it refuses before anything is created (a terminal shrunk mid-run gets
+/// the wizard's own notice instead).
+fn wizard_fits() -> Result<(), Usage> {
+    use crate::tui::views::chrome::{MIN_HEIGHT, MIN_WIDTH, too_small};
+    let (w, h) = crossterm::terminal::size()
+        .map_err(|e| Usage(format!("cannot read the terminal's size ({e}); run headless with `cutover run --yes --sign-off ITEM=NAME ...`")))?;
+    if too_small((w, h)) {
+        return Err(Usage(format!(
+            "terminal too small: {w}×{h}, the wizard needs at least {MIN_WIDTH}×{MIN_HEIGHT}. \
+             Enlarge the window and start again, or run headless with \
+             `cutover run --yes --sign-off ITEM=NAME ...` (`cutover plan` lists the items)"
+        )));
+    }
+    Ok(())
+}
+
+/// A run directory that cannot be created or written: say which key moves it.
+fn unwritable_run_dir(config: &Config, e: anyhow::Error) -> Usage {
+    let from = config
+        .sources
+        .get("run_dir")
+        .map_or("default", String::as_str);
+    Usage(format!(
+        "{e:#}. The run directory must be writable: choose another with run_dir in cutover.toml, \
+         CUTOVER_RUN_DIR or --run-dir (now {} from {from})",
+        config.run_dir.display()
+    ))
 }
 
 fn open_journal(dir: &Path) -> Result<Journal, Usage> {

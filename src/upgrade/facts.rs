@@ -52,13 +52,34 @@ fn from_project(p: &ComposeProject, config: &Config, writers: &[String]) -> Resu
             image: s.image.clone(),
         })
     };
+    let known = || {
+        let mut names: Vec<&str> = p.services.iter().map(|s| s.name.as_str()).collect();
+        names.sort();
+        names.join(", ")
+    };
     let postgres = facts(&config.postgres_service).with_context(|| {
         format!(
-            "{} has no service {:?}: set postgres_service to the database's service name",
+            "{} has no service {:?} (its services: {}): set postgres_service to the database's \
+             service name",
             config.compose_file.display(),
-            config.postgres_service
+            config.postgres_service,
+            known()
         )
     })?;
+    // An extra writer is named on purpose: a typo there would leave a writer running through
+    // the backup, so it refuses. The default backend/worker may be absent (skipped, reported).
+    if let Some(typo) = config
+        .extra_writer_services
+        .iter()
+        .find(|w| p.service(w).is_none())
+    {
+        anyhow::bail!(
+            "extra_writer_services names {typo:?}, which {} does not declare (its services: \
+             {}): fix the name or remove it",
+            config.compose_file.display(),
+            known()
+        );
+    }
     let mut present = Vec::new();
     let mut absent = Vec::new();
     for w in writers {

@@ -17,6 +17,18 @@ pub enum DockerError {
         #[source]
         source: bollard::errors::Error,
     },
+    /// The engine stopped answering in the middle of `action` (socket closed, daemon gone):
+    /// whether the action took effect is unknown.
+    #[error(
+        "lost the connection to the Docker engine while trying to {action} ({source}); whether \
+         that took effect is uncertain. Once the engine answers again, `cutover status` says \
+         where the run stands and `cutover rollback --yes` restores the stack"
+    )]
+    Lost {
+        action: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
     #[error("{kind} {name:?} not found")]
     NotFound { kind: &'static str, name: String },
     #[error(
@@ -41,10 +53,18 @@ pub type Result<T, E = DockerError> = std::result::Result<T, E>;
 
 impl DockerError {
     /// Wraps a bollard error with the action that failed, turning a 404 into `NotFound`.
+    /// A transport failure (no answer at all) becomes `Lost`, so the operator reads "the engine
+    /// went away" rather than a bare I/O error.
     pub(crate) fn api(action: impl Into<String>, source: bollard::errors::Error) -> Self {
-        DockerError::Api {
-            action: action.into(),
-            source,
+        use bollard::errors::Error as B;
+        let action = action.into();
+        match source {
+            B::IOError { .. }
+            | B::HyperResponseError { .. }
+            | B::HyperLegacyError { .. }
+            | B::SocketNotFoundError(_)
+            | B::RequestTimeoutError => DockerError::Lost { action, source },
+            source => DockerError::Api { action, source },
         }
     }
 

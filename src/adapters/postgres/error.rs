@@ -11,7 +11,10 @@ pub enum PgError {
         source: tokio_postgres::Error,
     },
     #[error(
-        "PostgreSQL at {target} refused the login: {source}; check POSTGRES_USER/POSTGRES_PASSWORD/POSTGRES_DB (from the container's environment or the compose .env)"
+        "PostgreSQL at {target} refused the login ({}); check the credentials: cutover uses \
+         db_password (cutover.toml or CUTOVER_DB_PASSWORD) when it is set, else the container's \
+         POSTGRES_PASSWORD, with its POSTGRES_USER and POSTGRES_DB",
+        server_message(.source)
     )]
     Auth {
         target: String,
@@ -63,5 +66,14 @@ impl PgError {
             | PgError::Query { source, .. } => source.code().map(|c| c.code()),
             _ => None,
         }
+    }
+}
+
+/// The server's own words ("password authentication failed for user ...") rather than the
+/// driver's bare "db error".
+fn server_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
     }
 }

@@ -117,6 +117,9 @@ impl Step for Backup {
         ));
         out.record = Some(record);
         cx.save_output(&out)?;
+        // The dump is only the "before" state if nobody wrote while it was taken.
+        let client = self.env.connect().await?;
+        super::sessions::refuse_late_clients(&self.env, &client, "during the backup").await?;
         Ok(Finish::Ok)
     }
 

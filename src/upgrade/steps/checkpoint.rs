@@ -1,6 +1,7 @@
 //! Action `checkpoint`: flush dirty pages before postgres is stopped, so the stop's own
 //! shutdown checkpoint is short, and with it the database downtime. Nothing to undo: a
-//! checkpoint changes no data.
+//! checkpoint changes no data. It refuses first if any client but cutover is connected (a
+//! writer that came back after `stop-writers`).
 
 use std::sync::Arc;
 
@@ -26,6 +27,10 @@ impl Step for Checkpoint {
 
     async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
         let client = self.env.connect().await?;
+        // Last look before postgres is stopped: the old container must still hold exactly the
+        // backed-up data for a lossless rollback.
+        super::sessions::refuse_late_clients(&self.env, &client, "before postgres was stopped")
+            .await?;
         let t = std::time::Instant::now();
         postgres::checkpoint(&client).await.context("CHECKPOINT")?;
         cx.log(format!("checkpoint took {} ms", t.elapsed().as_millis()));

@@ -118,3 +118,33 @@ impl Step for Sessions {
         Ok(Finish::Ok)
     }
 }
+
+/// Refuses when any client but cutover is connected, naming each holder by its container. Used
+/// after the writers were stopped (after the dump, and right before postgres is stopped): a
+/// writer that came back (a restart policy, a supervisor, a cron job) would write after the
+/// backup, and those writes would be missing from it.
+pub async fn refuse_late_clients(
+    env: &UpgradeEnv,
+    client: &tokio_postgres::Client,
+    when: &str,
+) -> Result<(), StepError> {
+    let sessions = postgres::list_sessions(client)
+        .await
+        .context("listing sessions")?;
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    let book = env.address_book().await?;
+    let h = Holders::classify(&sessions, &book, &[]);
+    let mut who: Vec<String> = h.others.keys().cloned().collect();
+    who.extend(h.outside.keys().cloned());
+    Err(StepError {
+        message: format!(
+            "{} connected to the database {when}, after the writers were stopped, so it may have \
+             written after the backup; find what started it again (a restart policy, a \
+             supervisor, a cron job), keep it stopped, and run again",
+            who.join(", ")
+        ),
+        causes: h.lines(),
+    })
+}

@@ -1,0 +1,55 @@
+//! A writer that comes back after `stop-writers` (here: the worker started again by hand, as a
+//! restart policy, a supervisor or a cron job would) connects while the backup is taken.
+//! Cutover must notice the session before anything destructive happens, refuse naming the
+//! container, and roll back: exit 1, postgres the same container on the before image,
+//! writers running, compose file identical, no qdrant, no parked container, no lock, and the
+//! pre-existing tables' fingerprints equal.
+
+mod fault_support;
+mod support;
+
+use cutover::adapters::fingerprint::fingerprint;
+use fault_support::{Run, World, assert_restored, has_vector, text, wait_journal};
+use support::{Stack, docker};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_writer_that_reconnects_is_named_and_the_window_rolled_back() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    // Big enough that the backup takes a moment after the writers stopped.
+    let stack = Stack::up_seeded(3000);
+    let dir = stack.dir();
+    let pg_id = stack.container_id("postgres");
+    let worker = stack.container("celery-worker");
+    let before = World::of(&stack);
+    let fp_before = fingerprint(&stack.connect().await, "public").await.unwrap();
+
+    let child = Run::upgrade(dir).spawn();
+    let runs = dir.join(".cutover/runs");
+    assert!(
+        wait_journal(&runs, "step_finished", "stop-writers", 60),
+        "stop-writers never finished"
+    );
+    docker(&["start", &worker]);
+    let out = child.wait_with_output().unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("{worker} connected to the database"))
+            && said.contains("after the writers were stopped"),
+        "names the container and why: {said}"
+    );
+    assert!(
+        !said.contains("undone   Recreate postgres"),
+        "refused before postgres was touched: {said}"
+    );
+    assert_restored(&stack, &before, &pg_id, &said);
+    assert!(!has_vector(&stack).await);
+    let fp = fingerprint(&stack.connect().await, "public").await.unwrap();
+    for (t, f) in &fp_before.tables {
+        if t != "worker_ticks" {
+            assert_eq!(Some(f), fp.tables.get(t), "table {t}");
+        }
+    }
+}

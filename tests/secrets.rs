@@ -1,0 +1,119 @@
+//! Secrets never leave their place: with the stack's distinctive password (random, from its
+//! `.env`) and a second one given to cutover as `CUTOVER_DB_PASSWORD`, a rolled-back run and a
+//! full upgrade are made; then every artifact is searched for either: stdout and stderr of
+//! every command, every file under `.cutover/` (journal, reports, cutover's log, captured
+//! container logs, the backup), `cutover report` (Markdown and JSON), `cutover status` and
+//! `cutover config --print`. Backups must be 0600 in a 0700 run directory.
+
+mod fault_support;
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use fault_support::{AFTER, Run, build_image, text};
+use support::Stack;
+
+/// Every regular file under `dir`, recursively.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_reaches_any_artifact() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let exits = build_image(
+        "cutover-test/postgres-exits:test",
+        &format!(
+            "FROM {AFTER}\nENTRYPOINT [\"/bin/sh\", \"-c\", \"echo 'fault image: exiting' >&2; exit 1\"]\nCMD []\n"
+        ),
+    );
+    let stack = Stack::up_seeded(20);
+    let dir = stack.dir();
+    let password = stack.password().to_string();
+    assert!(password.len() >= 16, "a distinctive password");
+    let mut said = Vec::new();
+
+    // A failed window, rolled back (error paths print the most), then a full upgrade, both
+    // with the real password also set as configuration (it then wins over the container's).
+    let failed = Run::upgrade(dir)
+        .target(&exits)
+        .env("CUTOVER_DB_PASSWORD", &password)
+        .env("CUTOVER_READY_TIMEOUT_SECS", "6")
+        .output();
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    said.push(("failed run", text(&failed)));
+    let done = Run::upgrade(dir)
+        .env("CUTOVER_DB_PASSWORD", &password)
+        .arg("--json")
+        .output();
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done));
+    said.push(("upgrade", text(&done)));
+    for args in [
+        &["report"][..],
+        &["report", "--json"],
+        &["status"],
+        &["config", "--print"],
+        &["plan"],
+    ] {
+        let out = Run::new(dir, args)
+            .env("CUTOVER_DB_PASSWORD", &password)
+            .output();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+        said.push((args[0], text(&out)));
+    }
+    let printed = &said.iter().find(|(w, _)| *w == "config").unwrap().1;
+    assert!(
+        printed.contains("db_password = \"[redacted]\""),
+        "{printed}"
+    );
+    for (what, out) in &said {
+        assert!(!out.contains(&password), "the password appears in {what}");
+    }
+
+    let cutover_dir = dir.join(".cutover");
+    let all = files(&cutover_dir);
+    assert!(
+        all.iter().any(|f| f.ends_with("journal.jsonl"))
+            && all.iter().any(|f| f.ends_with("report.json"))
+            && all
+                .iter()
+                .any(|f| f.extension().is_some_and(|e| e == "dump")),
+        "the artifacts exist: {all:?}"
+    );
+    for f in &all {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            !contains(&bytes, &password),
+            "the password appears in {}",
+            f.display()
+        );
+    }
+
+    // Backups 0600, in a 0700 run directory.
+    for f in all
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "dump"))
+    {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", f.display());
+        let parent = f.parent().unwrap();
+        let mode = std::fs::metadata(parent).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", parent.display());
+    }
+}
