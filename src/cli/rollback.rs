@@ -59,6 +59,13 @@ pub(super) fn rollback(cli: &Cli, config: &Config, args: &RollbackArgs) -> Resul
             dir.display()
         )));
     }
+    let journaled = |step: &str| state.steps.get(step).and_then(|r| r.output.as_ref());
+    if args.disaster && journaled("recreate-postgres").is_none() {
+        return Err(Usage(format!(
+            "run {} never recreated postgres, so cutover did not touch its database: there is              nothing to restore. Use `cutover rollback --yes`",
+            dir.display()
+        )));
+    }
     let lock = StackLock::acquire(&config.lock_path(), &dir, args.break_stale_lock)?;
     let journal = open_journal(&dir)?;
     let t0 = Instant::now();

@@ -182,6 +182,12 @@ impl StepContext {
             .disaster_rollback
     }
 
+    /// This step's state as the journal has it.
+    pub fn own_state(&self) -> Option<super::recovery::StepState> {
+        let journal = self.journal.lock().expect("journal lock poisoned");
+        journal.state().steps.get(&self.step).map(|r| r.state)
+    }
+
     /// Whether this context drives an undo.
     pub fn is_undoing(&self) -> bool {
         self.undoing

@@ -62,6 +62,10 @@ impl Step for RecreatePostgres {
         t
     }
 
+    async fn check_world(&self, cx: &StepContext) -> Result<(), StepError> {
+        crate::upgrade::world::as_recreated(&self.env, cx).await
+    }
+
     async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
         let docker = self.env.docker().await?;
         let out = match cx.output::<RecreateOutput>() {
@@ -110,9 +114,17 @@ impl Step for RecreatePostgres {
 
     async fn undo(&self, cx: &StepContext) -> Result<(), StepError> {
         let Some(out) = cx.output::<RecreateOutput>() else {
+            if cx.disaster_rollback() {
+                return Err(StepError::new(
+                    "postgres was never recreated in this run, so cutover did not touch its                      database: there is nothing to restore. Use `cutover rollback --yes`",
+                ));
+            }
             cx.log("postgres was not touched");
             return Ok(());
         };
+        if cx.disaster_rollback() {
+            return crate::upgrade::disaster::restore_backup(&self.env, cx, &out).await;
+        }
         let docker = self.env.docker().await?;
         docker
             .restore_old(&out.plan, self.env.stop_timeout)
