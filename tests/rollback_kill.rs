@@ -92,6 +92,13 @@ fn run_args() -> Vec<&'static str> {
     v
 }
 
+/// Sign-offs repeated: a run killed before the start was approved still needs them.
+fn resume_args() -> Vec<&'static str> {
+    let mut v = vec!["resume", "--yes", "--break-stale-lock"];
+    v.extend(SIGN);
+    v
+}
+
 fn assert_killed(o: &Output, point: &str) {
     assert_eq!(
         o.status.signal(),
@@ -227,7 +234,7 @@ async fn killed_at_every_boundary_then_resumed() {
             !std::fs::read(lock_file(dir)).unwrap().is_empty(),
             "the killed cutover's lock stays until broken"
         );
-        let o = cutover(dir, &["resume", "--yes", "--break-stale-lock"], Some(point));
+        let o = cutover(dir, &resume_args(), Some(point));
         assert_killed(&o, point);
     }
     let status = cutover(dir, &["status"], None);
@@ -236,7 +243,7 @@ async fn killed_at_every_boundary_then_resumed() {
         "status says what to do: {}",
         text(&status)
     );
-    let o = cutover(dir, &["resume", "--yes", "--break-stale-lock"], None);
+    let o = cutover(dir, &resume_args(), None);
     assert_eq!(o.status.code(), Some(0), "last resume\n{}", text(&o));
     assert_upgraded(&stack, &start, "resumed after 17 kills").await;
 
@@ -260,7 +267,7 @@ async fn killed_at_every_boundary_then_resumed() {
     let o = cutover(dir, &run_args(), Some("kill-after:edit-compose"));
     assert_killed(&o, "kill-after:edit-compose");
     std::fs::write(stack.compose_file(), &compose_before).unwrap();
-    let o = cutover(dir, &["resume", "--yes", "--break-stale-lock"], None);
+    let o = cutover(dir, &resume_args(), None);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(3), "{out}");
     assert!(

@@ -126,6 +126,18 @@ impl Step for RecreatePostgres {
             return crate::upgrade::disaster::restore_backup(&self.env, cx, &out).await;
         }
         let docker = self.env.docker().await?;
+        // A replacement stopped while its entrypoint is still starting ignores the stop signal
+        // (a shell as PID 1) and costs the whole stop timeout (30 s measured after a crash
+        // right after the start): let it reach readiness first, bounded, then stop it.
+        if docker
+            .recreate_state(&out.plan)
+            .await
+            .is_ok_and(|s| s.new_running)
+            && let Ok(target) = self.env.pg_target().await
+        {
+            let settle = Duration::from_secs(15);
+            let _ = postgres::connect_until(&target, settle, Duration::from_millis(250)).await;
+        }
         docker
             .restore_old(&out.plan, self.env.stop_timeout)
             .await
