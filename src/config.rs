@@ -15,7 +15,13 @@ use crate::adapters::docker::PullPolicy;
 use crate::engine::redact::{REDACTED, is_secret_name};
 
 /// Environment variables that start with `CUTOVER_` but are not configuration keys.
-const NON_CONFIG_ENV: &[&str] = &["CUTOVER_SCRIPTED", "CUTOVER_CONFIG", "CUTOVER_LOG"];
+const NON_CONFIG_ENV: &[&str] = &[
+    "CUTOVER_SCRIPTED",
+    "CUTOVER_CONFIG",
+    "CUTOVER_LOG",
+    // Test-only crash knob, read by `engine::fault`.
+    "CUTOVER_FAULT",
+];
 pub const COMPOSE_FILE_NAMES: &[&str] = &[
     "compose.yaml",
     "compose.yml",

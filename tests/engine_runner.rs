@@ -78,7 +78,7 @@ async fn go(
     let runner = Runner::new(plan, journal, ev_tx, cmd_rx, policy);
     let out = match how {
         Go::Run => runner.run("test").await,
-        Go::Rollback => runner.rollback("test", "test rollback").await,
+        Go::Rollback => runner.rollback("test", "test rollback", false).await,
     };
     drop(cmd_tx);
     drain.await.unwrap();

@@ -16,7 +16,7 @@ use crate::exit::Exit;
 use crate::report::Report;
 
 /// A refusal before anything changed: printed, exit 2.
-struct Usage(String);
+pub(super) struct Usage(pub(super) String);
 
 impl<E: std::fmt::Display> From<E> for Usage {
     fn from(e: E) -> Self {
@@ -104,20 +104,7 @@ fn dispatch(cli: &Cli, cmd: &Cmd) -> Result<Exit, Usage> {
         }
         Cmd::Run(args) => run(cli, &config, args, false),
         Cmd::Resume(args) => run(cli, &config, args, true),
-        Cmd::Rollback(args) => {
-            if !args.yes {
-                return Err(Usage(
-                    "`cutover rollback` undoes the run's changes: pass --yes to confirm".into(),
-                ));
-            }
-            let plan = crate::plans::build(&config)?;
-            let dir = runs::select(&config.run_dir, args.select.run.as_deref())?;
-            let lock = StackLock::acquire(&config.lock_path(), &dir, args.break_stale_lock)?;
-            let journal = open_journal(&dir)?;
-            let outcome = drive(cli, &config, plan, journal, Vec::new(), Mode::Rollback)?;
-            drop(lock);
-            Ok(finish(&dir, &outcome))
-        }
+        Cmd::Rollback(args) => super::rollback::rollback(cli, &config, args),
     }
 }
 
@@ -287,7 +274,7 @@ fn unwritable_run_dir(config: &Config, e: anyhow::Error) -> Usage {
     ))
 }
 
-fn open_journal(dir: &Path) -> Result<Journal, Usage> {
+pub(super) fn open_journal(dir: &Path) -> Result<Journal, Usage> {
     let journal = Journal::open(dir)?;
     if let Some(torn) = &journal.state().torn_tail {
         eprintln!(
@@ -317,12 +304,12 @@ fn run_tui(config: &Config, plan: Plan, journal: Journal, initial: Vec<Command>)
     })
 }
 
-enum Mode {
+pub(super) enum Mode {
     Forward,
-    Rollback,
+    Rollback { disaster: bool },
 }
 
-fn drive(
+pub(super) fn drive(
     cli: &Cli,
     config: &Config,
     plan: Plan,
@@ -330,7 +317,14 @@ fn drive(
     initial: Vec<Command>,
     mode: Mode,
 ) -> Result<RunOutcome, Usage> {
-    if journal.state().is_final() {
+    let done = matches!(
+        journal.state().phase,
+        crate::engine::recovery::Phase::Finished {
+            outcome: RunOutcome::Done
+        }
+    );
+    let rollback_of_done = done && matches!(mode, Mode::Rollback { .. });
+    if journal.state().is_final() && !rollback_of_done {
         return Err(Usage(format!(
             "run {} has already ended; start a new one with `cutover run`",
             journal.run_dir().display()
@@ -353,9 +347,9 @@ fn drive(
         let runner = Runner::new(plan, journal, ev_tx, cmd_rx, policy);
         let outcome = match mode {
             Mode::Forward => runner.run(&stack).await,
-            Mode::Rollback => {
+            Mode::Rollback { disaster } => {
                 runner
-                    .rollback(&stack, "the operator asked for a rollback")
+                    .rollback(&stack, "the operator asked for a rollback", disaster)
                     .await
             }
         };
@@ -373,7 +367,7 @@ fn drive(
     }))
 }
 
-fn finish(dir: &Path, outcome: &RunOutcome) -> Exit {
+pub(super) fn finish(dir: &Path, outcome: &RunOutcome) -> Exit {
     match Journal::read(dir) {
         Ok((state, _)) => {
             let report = Report::from_state(&state, dir);

@@ -4,6 +4,7 @@
 //! automatically when stdout is not a terminal.
 
 mod commands;
+mod rollback;
 mod runs;
 
 use std::path::PathBuf;
@@ -68,7 +69,8 @@ pub enum Cmd {
     Run(RunArgs),
     /// Continue a stopped or crashed run (default: the latest).
     Resume(RunArgs),
-    /// Undo every completed step of a run, newest first (default: the latest run).
+    /// Undo every completed step of a run, newest first (default: the latest run); also a
+    /// completed upgrade that was not finalized. `--disaster` restores the backup instead.
     Rollback(RollbackArgs),
     /// Show where a run stands and what to do next.
     Status(RunSelect),
@@ -78,7 +80,7 @@ pub enum Cmd {
     Config(ConfigArgs),
     /// After a successful upgrade: remove the old database container kept for a fast rollback.
     /// Refuses unless the run ended done. After this, rollback needs the backup.
-    Finalize(RollbackArgs),
+    Finalize(FinalizeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +105,22 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// Roll back without asking: required for headless use.
+    #[arg(long)]
+    pub yes: bool,
+    #[arg(long)]
+    pub break_stale_lock: bool,
+    /// Do not trust the database: restore the run's verified backup into a freshly created
+    /// database (pg_restore --exit-on-error) on the old image, instead of restarting the kept
+    /// old container as it is. Rows written since the backup are lost; the report counts them.
+    #[arg(long)]
+    pub disaster: bool,
+    #[command(flatten)]
+    pub select: RunSelect,
+}
+
+#[derive(Debug, Args)]
+pub struct FinalizeArgs {
+    /// Finalize without asking: required for headless use.
     #[arg(long)]
     pub yes: bool,
     #[arg(long)]

@@ -70,6 +70,9 @@ pub enum Entry {
     },
     RollbackStarted {
         reason: String,
+        /// The disaster path: the database is restored from the backup, not kept.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        disaster: bool,
     },
     UndoStarted {
         step: String,

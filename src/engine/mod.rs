@@ -7,6 +7,7 @@
 
 pub mod commands;
 pub mod events;
+pub mod fault;
 pub mod journal;
 pub mod lock;
 pub mod plan;

@@ -106,6 +106,12 @@ pub struct RunState {
     pub start_approved: bool,
     pub rolling_back: bool,
     pub rollback_reason: Option<String>,
+    /// The rollback restores the backup into a fresh database (see `Entry::RollbackStarted`).
+    #[serde(default)]
+    pub disaster_rollback: bool,
+    /// When the (last) rollback began, for its wall time in the report.
+    #[serde(default)]
+    pub rollback_started_at: Option<DateTime<Utc>>,
     pub resumes: u32,
     pub last_seq: u64,
     pub last_at: Option<DateTime<Utc>>,
@@ -133,6 +139,8 @@ impl Default for RunState {
             start_approved: false,
             rolling_back: false,
             rollback_reason: None,
+            disaster_rollback: false,
+            rollback_started_at: None,
             resumes: 0,
             last_seq: 0,
             last_at: None,
@@ -174,6 +182,9 @@ impl RunState {
     }
 }
 
+/// The `command` of the `resumed` record that reopens a completed run for its rollback.
+pub const ROLLBACK_COMMAND: &str = "rollback";
+
 /// The transition table. Either applies `record` to `state` or leaves `state` untouched and
 /// says why the record cannot follow what came before.
 pub fn apply(state: &mut RunState, record: &Record) -> Result<(), IllegalTransition> {
@@ -194,6 +205,14 @@ pub fn apply(state: &mut RunState, record: &Record) -> Result<(), IllegalTransit
         (Phase::Empty, Entry::RunStarted { .. }) => {}
         (Phase::Empty, _) => return Err(illegal("the journal must begin with run_started")),
         (_, Entry::RunStarted { .. }) => return Err(illegal("the run has already started")),
+        // A completed upgrade may still be rolled back (the old container is kept until
+        // `finalize`): the only way back into a finished run, and only for a rollback.
+        (
+            Phase::Finished {
+                outcome: RunOutcome::Done,
+            },
+            Entry::Resumed { command, .. },
+        ) if command == ROLLBACK_COMMAND => {}
         (Phase::Finished { .. }, _) => return Err(illegal("the run has finished")),
         (Phase::Stopped { .. }, Entry::Resumed { .. }) => {}
         (Phase::Stopped { .. }, _) => return Err(illegal("a stopped run must be resumed first")),
@@ -220,7 +239,12 @@ pub fn apply(state: &mut RunState, record: &Record) -> Result<(), IllegalTransit
                 .collect();
             next.phase = Phase::Open;
         }
-        Entry::Resumed { .. } => {
+        Entry::Resumed { command, .. } => {
+            if matches!(next.phase, Phase::Finished { .. }) {
+                // Reopened for a rollback: nothing may run forward any more.
+                next.rolling_back = true;
+                next.rollback_reason = Some(format!("{command} of a completed run"));
+            }
             next.phase = Phase::Open;
             next.resumes += 1;
         }
@@ -314,9 +338,11 @@ pub fn apply(state: &mut RunState, record: &Record) -> Result<(), IllegalTransit
             rec.uncertain_failure = *uncertain;
             rec.finished_at = Some(at);
         }
-        Entry::RollbackStarted { reason } => {
+        Entry::RollbackStarted { reason, disaster } => {
             next.rolling_back = true;
             next.rollback_reason = Some(reason.clone());
+            next.disaster_rollback = *disaster;
+            next.rollback_started_at = Some(at);
         }
         Entry::UndoStarted { step } => {
             if busy.as_ref().is_some_and(|b| b != step) {

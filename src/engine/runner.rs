@@ -20,7 +20,7 @@ use super::events::{Event, EventKind, RunOutcome};
 use super::journal::{Entry, Journal};
 use super::lock::this_host;
 use super::plan::Plan;
-use super::recovery::{Phase, RunState, StepState};
+use super::recovery::{Phase, ROLLBACK_COMMAND, RunState, StepState};
 use super::step::{Finish, Step, StepContext, StepError, StepKind};
 
 #[derive(Debug, Clone, Copy)]
@@ -95,8 +95,12 @@ impl Runner {
     pub async fn run(mut self, stack: &str) -> Result<RunOutcome> {
         let resumed = self.open("resume", stack)?;
         if self.state().rolling_back {
-            let reason = self.state().rollback_reason.unwrap_or_default();
-            return self.rollback_inner(reason).await;
+            let state = self.state();
+            let reason = state.rollback_reason.unwrap_or_default();
+            return self.rollback_inner(reason, state.disaster_rollback).await;
+        }
+        if resumed && let Some(outcome) = self.check_world().await? {
+            return Ok(outcome);
         }
         if resumed && let Some(outcome) = self.settle_uncertain().await? {
             return Ok(outcome);
@@ -110,17 +114,30 @@ impl Runner {
         self.actions().await
     }
 
-    /// Undoes every completed or uncertain action of the run, newest first.
-    pub async fn rollback(mut self, stack: &str, reason: &str) -> Result<RunOutcome> {
-        self.open("rollback", stack)?;
-        self.rollback_inner(reason.to_string()).await
+    /// Undoes every completed or uncertain action of the run, newest first; also of a run that
+    /// ended done (the fast rollback of a completed, not finalized upgrade). `disaster` is
+    /// journaled and tells the steps to restore the backup instead of keeping the database.
+    pub async fn rollback(
+        mut self,
+        stack: &str,
+        reason: &str,
+        disaster: bool,
+    ) -> Result<RunOutcome> {
+        self.open(ROLLBACK_COMMAND, stack)?;
+        self.rollback_inner(reason.to_string(), disaster).await
     }
 
     /// Writes `run_started` or `resumed`. Returns whether the run existed already.
     fn open(&mut self, command: &str, stack: &str) -> Result<bool> {
         let state = self.state();
         let resumed = state.phase != Phase::Empty;
-        if state.is_final() {
+        let done = matches!(
+            state.phase,
+            Phase::Finished {
+                outcome: RunOutcome::Done
+            }
+        );
+        if state.is_final() && !(done && command == ROLLBACK_COMMAND) {
             bail!(
                 "this run has already ended ({:?}); start a new one",
                 state.phase
@@ -164,6 +181,42 @@ impl Runner {
             resumed,
         });
         Ok(resumed)
+    }
+
+    /// Before a resume: asks every step the journal shows as begun whether the world still
+    /// matches. On the first mismatch the run stops (exit 3) naming what differs; nothing is
+    /// changed, and `cutover rollback` is offered (it undoes defensively and does not need the
+    /// world to match).
+    async fn check_world(&mut self) -> Result<Option<RunOutcome>> {
+        let state = self.state();
+        for step in self.plan.steps.clone() {
+            let begun = state
+                .steps
+                .get(step.id())
+                .is_some_and(|r| r.state != StepState::Pending);
+            if !begun || step.kind() == StepKind::SignOff {
+                continue;
+            }
+            let cx = self.context(&step, true, CancellationToken::new());
+            if let Err(e) = step.check_world(&cx).await {
+                let mut reason = format!(
+                    "refusing to resume: the world no longer matches the journal at step {}: {}",
+                    step.id(),
+                    e.message
+                );
+                for c in &e.causes {
+                    reason.push_str(&format!("; {c}"));
+                }
+                reason.push_str(". Undo what was done with `cutover rollback --yes`");
+                return self
+                    .stop(RunOutcome::FailedNotRolledBack {
+                        step: step.id().into(),
+                        reason,
+                    })
+                    .map(Some);
+            }
+        }
+        Ok(None)
     }
 
     /// After a crash: a step seen started but never finished is undone defensively (actions)
@@ -286,7 +339,7 @@ impl Runner {
             }
             if self.rollback_requested {
                 return self
-                    .rollback_inner("the operator asked for a rollback".into())
+                    .rollback_inner("the operator asked for a rollback".into(), false)
                     .await
                     .map(Some);
             }
@@ -320,10 +373,10 @@ impl Runner {
                 reason,
             });
         }
-        self.rollback_inner(reason).await
+        self.rollback_inner(reason, false).await
     }
 
-    async fn rollback_inner(&mut self, reason: String) -> Result<RunOutcome> {
+    async fn rollback_inner(&mut self, reason: String, disaster: bool) -> Result<RunOutcome> {
         let state = self.state();
         if let Some(ponr) = state.point_of_no_return_passed() {
             let reason = format!("refusing to roll back past the point of no return ({ponr})");
@@ -345,6 +398,7 @@ impl Runner {
         }
         self.journal(Entry::RollbackStarted {
             reason: reason.clone(),
+            disaster,
         })?;
         self.emit(EventKind::RollbackStarted {
             reason: reason.clone(),
@@ -427,11 +481,12 @@ impl Runner {
                     outcome: outcome.clone(),
                 })?;
                 self.emit(EventKind::StepFinished {
-                    step: id,
+                    step: id.clone(),
                     title,
                     outcome,
                     elapsed_ms,
                 });
+                super::fault::step_finished(&id);
                 return Ok(true);
             }
             Driven::Failed(e) => (e, false),
@@ -454,18 +509,7 @@ impl Runner {
     /// Runs `run` or `undo` as a task, under the step's timeout, while listening to commands.
     async fn drive(&mut self, step: &Arc<dyn Step>, undo: bool) -> Driven {
         let token = CancellationToken::new();
-        let cx = StepContext {
-            step: step.id().to_string(),
-            journal: self.journal.clone(),
-            events: self.events.clone(),
-            cancel: token.clone(),
-            run_dir: self
-                .journal
-                .lock()
-                .expect("journal lock poisoned")
-                .run_dir()
-                .to_path_buf(),
-        };
+        let cx = self.context(step, undo, token.clone());
         let task_step = step.clone();
         let mut handle = tokio::spawn(async move {
             if undo {
@@ -517,6 +561,27 @@ impl Runner {
                     Some(other) => self.deferred.push_back(other),
                 },
             }
+        }
+    }
+
+    fn context(
+        &self,
+        step: &Arc<dyn Step>,
+        undoing: bool,
+        cancel: CancellationToken,
+    ) -> StepContext {
+        StepContext {
+            step: step.id().to_string(),
+            journal: self.journal.clone(),
+            events: self.events.clone(),
+            cancel,
+            run_dir: self
+                .journal
+                .lock()
+                .expect("journal lock poisoned")
+                .run_dir()
+                .to_path_buf(),
+            undoing,
         }
     }
 

@@ -104,6 +104,13 @@ pub trait Step: Send + Sync {
     async fn undo(&self, _cx: &StepContext) -> Result<(), StepError> {
         Ok(())
     }
+    /// Before a resume: does the world still match what the journal says this step did (or
+    /// saw)? Called for every step the journal shows as begun. An error names what differs;
+    /// the runner then refuses to continue and offers a rollback, which is defensive and does
+    /// not depend on the world matching. The default has nothing to compare.
+    async fn check_world(&self, _cx: &StepContext) -> Result<(), StepError> {
+        Ok(())
+    }
 }
 
 /// Everything a running step may use from the engine. Cheap to clone.
@@ -114,6 +121,8 @@ pub struct StepContext {
     pub(crate) events: UnboundedSender<Event>,
     pub(crate) cancel: CancellationToken,
     pub(crate) run_dir: PathBuf,
+    /// This context drives an `undo` (or a world check), not a forward `run`.
+    pub(crate) undoing: bool,
 }
 
 impl StepContext {
@@ -133,6 +142,7 @@ impl StepContext {
             step: self.step.clone(),
             line,
         }));
+        super::fault::progress_point(&self.step, self.undoing);
     }
 
     pub fn progress(&self, current: u64, total: Option<u64>, unit: &str) {
@@ -155,7 +165,32 @@ impl StepContext {
                 step: self.step.clone(),
                 output: value,
             })
-            .map_err(|e| StepError::from_anyhow(&e.context("cannot journal step output")))
+            .map_err(|e| StepError::from_anyhow(&e.context("cannot journal step output")))?;
+        drop(journal);
+        super::fault::progress_point(&self.step, self.undoing);
+        Ok(())
+    }
+
+    /// Whether the rollback in progress is the disaster one (restore the backup into a fresh
+    /// database) rather than the fast one. Undo paths that would touch the untrusted database
+    /// skip themselves when it is.
+    pub fn disaster_rollback(&self) -> bool {
+        self.journal
+            .lock()
+            .expect("journal lock poisoned")
+            .state()
+            .disaster_rollback
+    }
+
+    /// This step's state as the journal has it.
+    pub fn own_state(&self) -> Option<super::recovery::StepState> {
+        let journal = self.journal.lock().expect("journal lock poisoned");
+        journal.state().steps.get(&self.step).map(|r| r.state)
+    }
+
+    /// Whether this context drives an undo.
+    pub fn is_undoing(&self) -> bool {
+        self.undoing
     }
 
     /// This step's last saved output, also after a crash (the journal is the source).

@@ -9,12 +9,16 @@
 //! again. No step is past a point of no return: the old container is kept until the separate
 //! `cutover finalize`, so a failure anywhere rolls back to the old stack.
 
+pub mod disaster;
 pub mod env;
 pub mod facts;
 pub mod finalize;
 pub mod plan;
 pub mod report;
+pub mod rollback_check;
+pub mod rollback_report;
 pub mod steps;
 pub mod tool;
+pub mod world;
 
 pub use plan::build;

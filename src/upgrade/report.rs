@@ -50,6 +50,9 @@ pub struct UpgradeFacts {
     pub warnings: Vec<String>,
     /// Why the fingerprint comparison happens when it does (for readers of the report).
     pub fingerprint_note: &'static str,
+    /// Present once the run was rolled back (or a rollback began).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<super::rollback_report::RollbackFacts>,
 }
 
 pub const FINGERPRINT_NOTE: &str = "The 'before' fingerprint was taken with every writer stopped, \
@@ -113,6 +116,7 @@ impl UpgradeFacts {
         if let Some(d) = out::<Discovery>(s, "discover") {
             f.skipped_services = d.absent;
         }
+        f.rollback = super::rollback_report::RollbackFacts::from_state(s);
         // Only while the recreate stands: after its undo the old container is the service again.
         let recreated = s
             .steps
@@ -167,6 +171,9 @@ impl UpgradeFacts {
             v.push(format!(
                 "old container kept as {k}: `cutover finalize --yes` removes it once you are satisfied"
             ));
+        }
+        if let Some(r) = &self.rollback {
+            v.extend(r.summary_lines());
         }
         v
     }
@@ -264,6 +271,9 @@ impl UpgradeFacts {
         }
         for w in &self.warnings {
             let _ = writeln!(s, "- {w}");
+        }
+        if let Some(r) = &self.rollback {
+            s.push_str(&r.markdown());
         }
         s
     }

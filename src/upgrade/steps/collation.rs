@@ -135,7 +135,7 @@ impl Step for Collation {
         let Some(out) = cx.output::<CollationOutput>() else {
             return Ok(());
         };
-        if out.amcheck_preexisting {
+        if out.amcheck_preexisting || cx.disaster_rollback() {
             return Ok(());
         }
         let client = self.env.connect().await?;

@@ -76,6 +76,10 @@ impl Step for Discover {
         t
     }
 
+    async fn check_world(&self, cx: &StepContext) -> Result<(), StepError> {
+        crate::upgrade::world::as_discovered(&self.env, cx).await
+    }
+
     async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
         let env = &self.env;
         let docker = env.docker().await?;

@@ -77,6 +77,10 @@ impl Step for EditCompose {
         t
     }
 
+    async fn check_world(&self, cx: &StepContext) -> Result<(), StepError> {
+        crate::upgrade::world::as_edited(&self.env, cx).await
+    }
+
     async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
         let file = self.env.compose_file.clone();
         let run_dir = cx.run_dir().to_path_buf();

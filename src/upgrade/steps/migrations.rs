@@ -98,6 +98,10 @@ impl Step for Migrations {
         let Some(out) = cx.output::<MigrationsOutput>() else {
             return Ok(());
         };
+        if cx.disaster_rollback() {
+            cx.log("disaster rollback: the database is replaced by the backup, no down migration");
+            return Ok(());
+        }
         let set = self.set()?;
         let mut client = self.env.connect().await?;
         let ran = migrations::down(&mut client, &set, out.version_before)

@@ -62,6 +62,10 @@ impl Step for RecreatePostgres {
         t
     }
 
+    async fn check_world(&self, cx: &StepContext) -> Result<(), StepError> {
+        crate::upgrade::world::as_recreated(&self.env, cx).await
+    }
+
     async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
         let docker = self.env.docker().await?;
         let out = match cx.output::<RecreateOutput>() {
@@ -110,10 +114,30 @@ impl Step for RecreatePostgres {
 
     async fn undo(&self, cx: &StepContext) -> Result<(), StepError> {
         let Some(out) = cx.output::<RecreateOutput>() else {
+            if cx.disaster_rollback() {
+                return Err(StepError::new(
+                    "postgres was never recreated in this run, so cutover did not touch its                      database: there is nothing to restore. Use `cutover rollback --yes`",
+                ));
+            }
             cx.log("postgres was not touched");
             return Ok(());
         };
+        if cx.disaster_rollback() {
+            return crate::upgrade::disaster::restore_backup(&self.env, cx, &out).await;
+        }
         let docker = self.env.docker().await?;
+        // A replacement stopped while its entrypoint is still starting ignores the stop signal
+        // (a shell as PID 1) and costs the whole stop timeout (30 s measured after a crash
+        // right after the start): let it reach readiness first, bounded, then stop it.
+        if docker
+            .recreate_state(&out.plan)
+            .await
+            .is_ok_and(|s| s.new_running)
+            && let Ok(target) = self.env.pg_target().await
+        {
+            let settle = Duration::from_secs(15);
+            let _ = postgres::connect_until(&target, settle, Duration::from_millis(250)).await;
+        }
         docker
             .restore_old(&out.plan, self.env.stop_timeout)
             .await

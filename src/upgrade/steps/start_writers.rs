@@ -1,16 +1,27 @@
 //! Action `start-writers`: start again the containers `stop-writers` stopped, and only those.
 //! Undo stops them again (a later step failed and the rollback is heading back to the old
-//! database: they must not write to the new one meanwhile).
+//! database: they must not write to the new one meanwhile), then fingerprints the tables: what
+//! the writers added while the upgrade stood is what the fast rollback must keep
+//! (`crate::upgrade::rollback_check`).
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
+use super::backup::SCHEMA;
 use super::stop_writers::StopOutput;
 use super::{earlier, meta};
+use crate::adapters::fingerprint::{self, Fingerprint};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
+
+/// Saved by the undo only: the tables as the writers left them when the rollback stopped them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowOutput {
+    pub fingerprint_at_rollback: Option<Fingerprint>,
+}
 
 pub struct StartWriters {
     pub env: Arc<UpgradeEnv>,
@@ -53,6 +64,29 @@ impl Step for StartWriters {
                 .await
                 .with_context(|| format!("stopping {c} again"))?;
             cx.log(format!("stopped {c} again"));
+        }
+        // A repeated undo (after a crash) must keep the first fingerprint: later ones would
+        // miss nothing, but the first is the one taken right at the stop.
+        if cx.output::<WindowOutput>().is_some() {
+            return Ok(());
+        }
+        let fp = match self.env.connect().await {
+            Ok(client) => fingerprint::fingerprint(&client, SCHEMA).await,
+            Err(e) => Err(e),
+        };
+        match fp {
+            Ok(fp) => cx.save_output(&WindowOutput {
+                fingerprint_at_rollback: Some(fp),
+            })?,
+            // The disaster path does not need it (the backup is the truth); the fast one does.
+            Err(e) if cx.disaster_rollback() => {
+                cx.log(format!("cannot fingerprint the untrusted database: {e:#}"))
+            }
+            Err(e) => {
+                return Err(StepError::from_anyhow(
+                    &e.context("fingerprinting the tables the writers left"),
+                ));
+            }
         }
         Ok(())
     }

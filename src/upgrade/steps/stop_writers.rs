@@ -3,7 +3,9 @@
 //! session is left. The guide backs up first and stops later, so writes in between are lost on
 //! rollback (DESIGN.md defect 1). Application downtime starts when the backend's stop is issued.
 //!
-//! Undo starts again exactly the containers this step stopped (those that were running).
+//! Undo starts again exactly the containers this step stopped (those that were running). When
+//! it runs as part of a rollback that reached the database, it first verifies the data (writers
+//! still stopped) and afterwards the backend's health: see `crate::upgrade::rollback_check`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use super::{earlier, meta, now};
 use crate::adapters::postgres;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::rollback_check::{self, RollbackCheck};
 
 /// How long sessions may take to end after their containers stopped.
 const DRAIN: Duration = Duration::from_secs(15);
@@ -31,6 +34,9 @@ pub struct StopOutput {
     pub backend: Option<String>,
     /// When the first stop was issued: the start of application downtime.
     pub stop_issued_at: DateTime<Utc>,
+    /// The post-rollback verification, saved by the undo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_check: Option<RollbackCheck>,
 }
 
 pub struct StopWriters {
@@ -80,6 +86,7 @@ impl Step for StopWriters {
                     stopped,
                     backend,
                     stop_issued_at: now(),
+                    rollback_check: None,
                 };
                 cx.save_output(&o)?;
                 o
@@ -97,10 +104,17 @@ impl Step for StopWriters {
     }
 
     async fn undo(&self, cx: &StepContext) -> Result<(), StepError> {
-        let Some(out) = cx.output::<StopOutput>() else {
+        let Some(mut out) = cx.output::<StopOutput>() else {
             cx.log("nothing was stopped");
             return Ok(());
         };
+        // Verified once: a repeated undo (after a crash) must not compare against a database
+        // the restarted writers have been writing to.
+        if out.rollback_check.is_none() {
+            let check = rollback_check::check_data(&self.env, cx).await?;
+            out.rollback_check = Some(check);
+            cx.save_output(&out)?;
+        }
         let docker = self.env.docker().await?;
         for c in &out.stopped {
             cx.log(format!("starting {c}"));
@@ -108,6 +122,15 @@ impl Step for StopWriters {
                 .start(c)
                 .await
                 .with_context(|| format!("starting {c} again"))?;
+        }
+        if let Some(b) = out.backend.clone().filter(|b| out.stopped.contains(b)) {
+            let url = rollback_check::backend_healthy(&self.env, &b).await?;
+            cx.log(format!("{url} healthy after the rollback"));
+            if let Some(c) = out.rollback_check.as_mut() {
+                c.backend_healthy_url = Some(url);
+                c.healthy_at = Some(now());
+            }
+            cx.save_output(&out)?;
         }
         Ok(())
     }

@@ -78,6 +78,12 @@ impl Step for VectorExtension {
     }
 
     async fn undo(&self, cx: &StepContext) -> Result<(), StepError> {
+        if cx.disaster_rollback() {
+            cx.log(
+                "disaster rollback: the database is replaced by the backup, vector goes with it",
+            );
+            return Ok(());
+        }
         match cx.output::<VectorOutput>() {
             Some(o) if !o.preexisting => {
                 let client = self.env.connect().await?;

@@ -1,0 +1,86 @@
+//! `cutover rollback`: which rollback a run can have, decided before anything is touched.
+//!
+//! - A stopped, crashed or failed run, or a completed one that was not finalized: the fast
+//!   rollback (every completed step undone, newest first; postgres is the kept old container).
+//! - A finalized run: the old container is gone, so the fast path is refused with the way out
+//!   (`--disaster`).
+//! - `--disaster`: the same undo sequence, except that the database is not trusted: postgres is
+//!   put back on the old image with a freshly created database and the journaled backup is
+//!   restored into it (see `crate::upgrade::disaster`).
+//!
+//! Either way the summary names the path that ran and its wall time.
+
+use std::time::Instant;
+
+use super::RollbackArgs;
+use super::commands::{Mode, Usage, drive, finish, open_journal};
+use super::{Cli, runs};
+use crate::config::Config;
+use crate::engine::lock::StackLock;
+use crate::engine::recovery::Phase;
+use crate::engine::{Journal, RunOutcome};
+use crate::exit::Exit;
+use crate::upgrade::finalize::MARKER as FINALIZED;
+
+pub(super) fn rollback(cli: &Cli, config: &Config, args: &RollbackArgs) -> Result<Exit, Usage> {
+    if !args.yes {
+        return Err(Usage(
+            "`cutover rollback` undoes the run's changes: pass --yes to confirm".into(),
+        ));
+    }
+    let plan = crate::plans::build(config)?;
+    let dir = runs::select(&config.run_dir, args.select.run.as_deref())?;
+    let (state, _) = Journal::read(&dir)?;
+    match &state.phase {
+        Phase::Finished {
+            outcome: RunOutcome::RolledBack { .. },
+        } => {
+            return Err(Usage(format!(
+                "run {} was already rolled back; nothing to undo",
+                dir.display()
+            )));
+        }
+        Phase::Finished {
+            outcome: RunOutcome::PreflightFailed { step },
+        } => {
+            return Err(Usage(format!(
+                "run {} stopped at the pre-flight check {step} before changing anything; nothing to undo",
+                dir.display()
+            )));
+        }
+        _ => {}
+    }
+    if dir.join(FINALIZED).exists() && !args.disaster {
+        return Err(Usage(format!(
+            "run {} was finalized: the old postgres container was removed, so the fast rollback \
+             is impossible. Restore the run's verified backup into a fresh database instead: \
+             `cutover rollback --disaster --yes --run {}` (rows written since the backup are lost)",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let journaled = |step: &str| state.steps.get(step).and_then(|r| r.output.as_ref());
+    if args.disaster && journaled("recreate-postgres").is_none() {
+        return Err(Usage(format!(
+            "run {} never recreated postgres, so cutover did not touch its database: there is              nothing to restore. Use `cutover rollback --yes`",
+            dir.display()
+        )));
+    }
+    let lock = StackLock::acquire(&config.lock_path(), &dir, args.break_stale_lock)?;
+    let journal = open_journal(&dir)?;
+    let t0 = Instant::now();
+    let mode = Mode::Rollback {
+        disaster: args.disaster,
+    };
+    let outcome = drive(cli, config, plan, journal, Vec::new(), mode)?;
+    let secs = t0.elapsed().as_secs_f64();
+    drop(lock);
+    let code = finish(&dir, &outcome);
+    let path = if args.disaster {
+        "disaster (backup restored into a fresh database)"
+    } else {
+        "fast (kept old container, down migrations)"
+    };
+    println!("rollback path: {path}; wall time {secs:.1}s");
+    Ok(code)
+}

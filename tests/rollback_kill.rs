@@ -1,0 +1,309 @@
+//! SIGKILL at every step boundary and in the middle of the backup and of the recreate, each
+//! followed once by `resume` and once by `rollback`, against real test-bed stacks.
+//!
+//! Cost on a small machine decides the shape (one stack per test, the two tests in parallel):
+//! - `killed_at_every_boundary_then_resumed`: ONE upgrade, killed (`CUTOVER_FAULT`) at every
+//!   boundary in turn: each `resume` is itself killed at the next point, until the last one
+//!   finishes. Then the completed upgrade is rolled back (the fast path), which resets the
+//!   stack; then a resume refused because the compose file no longer matches the journal.
+//! - `killed_at_every_boundary_then_rolled_back`: for each point, a fresh run killed there,
+//!   then `rollback`; the rollback itself resets the stack for the next point.
+//!
+//! Every end state is asserted: which container runs which image, `vector` present or not,
+//! every non-worker table's fingerprint equal to the start, the worker's sequence gapless, no
+//! orphaned container (parked old postgres, qdrant), no lock left held. Rollback wall times are
+//! printed (not asserted).
+
+mod support;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+use cutover::adapters::fingerprint::{Fingerprint, fingerprint};
+use support::{Stack, docker};
+
+const BEFORE: &str = "cutover-testbed/postgres-before:latest";
+const AFTER: &str = "cutover-testbed/postgres-after:latest";
+const QDRANT: &str = "cutover-testbed/qdrant-standin:latest";
+const SIGN: [&str; 6] = [
+    "--sign-off",
+    "staging-tested=Ann Example",
+    "--sign-off",
+    "team-informed=Bo Example",
+    "--sign-off",
+    "window-agreed=Cy Example",
+];
+
+/// Every action boundary, plus the last pre-flight check and the two mid-step points: after
+/// the backup's fingerprint is journaled (dump not taken), and with the old postgres parked
+/// but no new container yet.
+const POINTS: [&str; 17] = [
+    "kill-after:sessions",
+    "kill-after:pull-images",
+    "kill-after:stop-writers",
+    "kill-during:backup:2",
+    "kill-after:backup",
+    "kill-after:checkpoint",
+    "kill-during:recreate-postgres:3",
+    "kill-after:recreate-postgres",
+    "kill-after:postgres-ready",
+    "kill-after:collation",
+    "kill-after:vector-extension",
+    "kill-after:edit-compose",
+    "kill-after:start-qdrant",
+    "kill-after:migrations",
+    "kill-after:verify-data",
+    "kill-after:start-writers",
+    "kill-after:backend-healthy",
+];
+
+fn cutover(dir: &Path, args: &[&str], fault: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cutover"));
+    cmd.args(args)
+        .args([
+            "--target-image",
+            AFTER,
+            "--qdrant-image",
+            QDRANT,
+            "--pull",
+            "never",
+        ])
+        .current_dir(dir)
+        .env("CUTOVER_QDRANT_PORTS", "none")
+        .env_remove("CUTOVER_FAULT")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .env_remove("COMPOSE_FILE")
+        .stdin(Stdio::null());
+    if let Some(f) = fault {
+        cmd.env("CUTOVER_FAULT", f);
+    }
+    cmd.output().expect("run cutover")
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+fn run_args() -> Vec<&'static str> {
+    let mut v = vec!["run", "--yes"];
+    v.extend(SIGN);
+    v
+}
+
+/// Sign-offs repeated: a run killed before the start was approved still needs them.
+fn resume_args() -> Vec<&'static str> {
+    let mut v = vec!["resume", "--yes", "--break-stale-lock"];
+    v.extend(SIGN);
+    v
+}
+
+fn assert_killed(o: &Output, point: &str) {
+    assert_eq!(
+        o.status.signal(),
+        Some(9),
+        "{point}: expected death by SIGKILL, got {:?}\n{}",
+        o.status,
+        text(o)
+    );
+}
+
+fn lock_file(dir: &Path) -> PathBuf {
+    dir.join(".cutover/lock")
+}
+
+/// The lock is free: no holder written in it.
+fn assert_no_lock(dir: &Path, what: &str) {
+    let held = std::fs::read(lock_file(dir)).unwrap_or_default();
+    assert!(held.is_empty(), "{what}: lock left behind: {held:?}");
+}
+
+/// "name image state" of every container of the project, sorted.
+fn containers(project: &str) -> Vec<String> {
+    let mut v: Vec<String> = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--format",
+        "{{.Names}} {{.Image}} {{.State}}",
+    ])
+    .lines()
+    .map(String::from)
+    .collect();
+    v.sort();
+    v
+}
+
+async fn has_vector(stack: &Stack) -> bool {
+    stack
+        .connect()
+        .await
+        .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'vector'", &[])
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// The pre-upgrade world: old image, no vector, no extra container, data as at the start.
+async fn assert_rolled_back(stack: &Stack, start: &Fingerprint, what: &str) {
+    let p = stack.project();
+    assert_eq!(
+        containers(p),
+        vec![
+            format!("{p}-backend cutover-testbed/app:latest running"),
+            format!("{p}-celery-worker cutover-testbed/app:latest running"),
+            format!("{p}-postgres {BEFORE} running"),
+        ],
+        "{what}: containers"
+    );
+    assert!(!has_vector(stack).await, "{what}: vector still installed");
+    assert_data_kept(stack, start, what).await;
+    assert_no_lock(stack.dir(), what);
+}
+
+/// The upgraded world: new image, vector, qdrant, the old container parked.
+async fn assert_upgraded(stack: &Stack, start: &Fingerprint, what: &str) {
+    let p = stack.project();
+    let c = containers(p);
+    assert!(
+        c.contains(&format!("{p}-postgres {AFTER} running")),
+        "{what}: {c:?}"
+    );
+    assert!(
+        c.iter()
+            .any(|l| l.contains("-cutover-old-") && l.ends_with("exited")),
+        "{what}: {c:?}"
+    );
+    assert!(
+        c.iter()
+            .any(|l| l.contains("qdrant") && l.ends_with("running")),
+        "{what}: {c:?}"
+    );
+    assert_eq!(c.len(), 5, "{what}: no other container: {c:?}");
+    assert!(has_vector(stack).await, "{what}: vector missing");
+    assert_data_kept(stack, start, what).await;
+    assert_no_lock(stack.dir(), what);
+}
+
+/// Every table but the worker's equals the start; the worker's sequence has no gap or double.
+async fn assert_data_kept(stack: &Stack, start: &Fingerprint, what: &str) {
+    let db = stack.connect().await;
+    let now = fingerprint(&db, "public").await.unwrap();
+    for (name, fp) in &start.tables {
+        if name != "worker_ticks" {
+            assert_eq!(Some(fp), now.tables.get(name), "{what}: table {name}");
+        }
+    }
+    let r = db
+        .query_one(
+            "SELECT count(*), count(DISTINCT seq), coalesce(max(seq), 0) FROM worker_ticks",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (n, distinct, max): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
+    assert_eq!((n, distinct), (max, max), "{what}: worker seq 1..=max");
+}
+
+fn rollback(dir: &Path, what: &str) -> f64 {
+    let t = Instant::now();
+    let o = cutover(dir, &["rollback", "--yes", "--break-stale-lock"], None);
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(o.status.code(), Some(1), "{what}: rollback\n{}", text(&o));
+    assert!(text(&o).contains("rolled back"), "{}", text(&o));
+    eprintln!("rollback after {what}: {secs:.1}s wall");
+    secs
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_at_every_boundary_then_resumed() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(5);
+    let dir = stack.dir();
+    let start = fingerprint(&stack.connect().await, "public").await.unwrap();
+    let compose_before = std::fs::read(stack.compose_file()).unwrap();
+
+    let o = cutover(dir, &run_args(), Some(POINTS[0]));
+    assert_killed(&o, POINTS[0]);
+    for point in &POINTS[1..] {
+        assert!(
+            !std::fs::read(lock_file(dir)).unwrap().is_empty(),
+            "the killed cutover's lock stays until broken"
+        );
+        let o = cutover(dir, &resume_args(), Some(point));
+        assert_killed(&o, point);
+    }
+    let status = cutover(dir, &["status"], None);
+    assert!(
+        text(&status).contains("cutover resume"),
+        "status says what to do: {}",
+        text(&status)
+    );
+    let o = cutover(dir, &resume_args(), None);
+    assert_eq!(o.status.code(), Some(0), "last resume\n{}", text(&o));
+    assert_upgraded(&stack, &start, "resumed after 17 kills").await;
+
+    // The completed, not finalized upgrade is rolled back fast and verified.
+    let secs = rollback(dir, "a completed upgrade");
+    assert_rolled_back(&stack, &start, "rollback of the completed upgrade").await;
+    assert_eq!(std::fs::read(stack.compose_file()).unwrap(), compose_before);
+    let rep: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(latest_run(dir).join("report.json")).unwrap())
+            .unwrap();
+    let rb = &rep["upgrade"]["rollback"];
+    assert_eq!(rb["path"], "fast", "{rb}");
+    assert!(rb["check"]["compared"].as_u64().unwrap() > 0, "{rb}");
+    assert!(rb["check"]["backend_healthy_url"].is_string(), "{rb}");
+    eprintln!(
+        "fast rollback of a completed upgrade: {secs:.1}s (report {}ms)",
+        rb["wall_ms"]
+    );
+
+    // A resume whose world no longer matches is refused (exit 3), naming the difference.
+    let o = cutover(dir, &run_args(), Some("kill-after:edit-compose"));
+    assert_killed(&o, "kill-after:edit-compose");
+    std::fs::write(stack.compose_file(), &compose_before).unwrap();
+    let o = cutover(dir, &resume_args(), None);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("world no longer matches") && out.contains("compose.yaml"),
+        "{out}"
+    );
+    assert!(out.contains("cutover rollback"), "{out}");
+    rollback(dir, "a refused resume");
+    assert_rolled_back(&stack, &start, "rollback after a refused resume").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_at_every_boundary_then_rolled_back() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(5);
+    let dir = stack.dir();
+    let start = fingerprint(&stack.connect().await, "public").await.unwrap();
+    let mut times = Vec::new();
+    for point in POINTS {
+        let o = cutover(dir, &run_args(), Some(point));
+        assert_killed(&o, point);
+        times.push((point, rollback(dir, point)));
+        assert_rolled_back(&stack, &start, point).await;
+    }
+    for (p, s) in &times {
+        eprintln!("  {p:<34} rollback {s:.1}s");
+    }
+}
+
+fn latest_run(dir: &Path) -> PathBuf {
+    let mut runs: Vec<_> = std::fs::read_dir(dir.join(".cutover/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    runs.sort();
+    runs.pop().unwrap()
+}
