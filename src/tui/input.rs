@@ -158,6 +158,11 @@ fn on_screen(state: &mut State, cmd: Cmd) -> Option<Effect> {
             state.phase = Phase::Pausing;
             return Some(Effect::Send(Command::Pause));
         }
+        // The runner waits for Start after a pause: the same key continues.
+        Cmd::Pause if matches!(state.phase, Phase::Paused) => {
+            state.phase = Phase::Running;
+            return Some(Effect::Send(Command::Start));
+        }
         Cmd::Pause => state.notice = Some("pause applies while the upgrade runs".into()),
         Cmd::NextContainer | Cmd::PrevContainer => return switch_container(state, cmd),
         Cmd::ToggleFollow => {

@@ -129,7 +129,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(Run, &[code(KeyCode::PageDown, "pgdn"), ch('j', "j"), code(KeyCode::Down, "down")], Cmd::ScrollDown, "scroll the log pane forward", None),
     bind(Run, &[code(KeyCode::Home, "home"), ch('g', "g")], Cmd::Top, "oldest kept log line", None),
     bind(Run, &[code(KeyCode::End, "end"), ch('G', "G")], Cmd::Bottom, "newest log line, following again", None),
-    bind(Run, &[ch('p', "p")], Cmd::Pause, "pause after the current step", Some("pause")),
+    bind(Run, &[ch('p', "p")], Cmd::Pause, "pause after the current step; again: continue", Some("pause")),
     bind(Result, &[code(KeyCode::Enter, "enter")], Cmd::Quit, "finalize: leave the wizard", Some("finalize")),
     bind(Global, &[ch('R', "R")], Cmd::Rollback, "roll back (asks first, says what will be undone)", Some("rollback")),
     bind(Global, &[code(KeyCode::Tab, "tab")], Cmd::NextScreen, "next screen", Some("screen")),

@@ -153,6 +153,8 @@ pub struct State {
     /// Step outputs from the journal (discovery, evidence), refreshed by the app.
     pub outputs: BTreeMap<String, Value>,
     pub containers: Vec<ContainerInfo>,
+    /// Why the container list could not be read from the discovery output, if it could not.
+    pub discovery_error: Option<String>,
     pub logs: LogView,
     pub report: Option<Report>,
     /// The operator asked to quit: leave as soon as the run has stopped.
@@ -199,6 +201,7 @@ impl State {
             size: (80, 24),
             outputs: BTreeMap::new(),
             containers: Vec::new(),
+            discovery_error: None,
             logs: LogView::default(),
             report: None,
             quitting: false,
