@@ -155,7 +155,7 @@ fn pgvector_in_a_real_terminal_rolls_back_to_the_old_image() {
     // The follower saw the old container stop and now follows the new one, same name.
     // (Long lines wrap in the pane, so match a part that fits on one row.)
     let logs = t.until("the new postgres's startup lines", 60, |s| {
-        s.split("was recreated: following the new container")
+        s.split("was recreated")
             .nth(1)
             .is_some_and(|after| after.contains("system is ready to accept connections"))
     });

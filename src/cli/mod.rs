@@ -4,6 +4,7 @@
 //! automatically when stdout is not a terminal.
 
 mod commands;
+mod demo;
 mod runs;
 
 use std::path::PathBuf;

@@ -34,6 +34,19 @@ pub fn update(state: &mut State, msg: Msg) -> Option<Effect> {
             state.logs.push(&container, entry);
             None
         }
+        Msg::Finalized(r) => {
+            state.notice = Some(match &r {
+                Ok(said) => said.clone(),
+                Err(e) => format!("finalize failed: {e}"),
+            });
+            state.finalized = Some(r);
+            None
+        }
+        Msg::AfterRunRefused(why) => {
+            state.rollback_requested = false;
+            state.after_run = Some(why);
+            None
+        }
         Msg::ContainerLogEnded { container, why } => {
             let current = super::input::followed(state);
             if current.as_deref() == Some(container.as_str()) {
@@ -177,6 +190,7 @@ fn on_event(state: &mut State, ev: Event) -> Option<Effect> {
 /// Takes what the events do not carry from the journal: outputs, and sign-offs made in an
 /// earlier invocation of a resumed run.
 fn on_journal(state: &mut State, run: &crate::engine::RunState) -> Option<Effect> {
+    state.figures = super::figures::Figures::from_run(run);
     state.outputs = run
         .steps
         .iter()
