@@ -78,7 +78,13 @@ fn checklist() -> State {
     .into_iter()
     .collect();
     let mut t = 0;
-    for (i, step) in plan.steps.iter().enumerate() {
+    // The pre-flight is what comes before the first action (later checks verify the run).
+    let first_action = plan
+        .steps
+        .iter()
+        .position(|s| s.kind() == StepKind::Action)
+        .unwrap();
+    for (i, step) in plan.steps.iter().enumerate().take(first_action) {
         let id = step.id().to_string();
         match step.kind() {
             StepKind::Check => {

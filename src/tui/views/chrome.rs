@@ -142,7 +142,10 @@ pub fn fit_hints(state: &State, width: usize) -> Vec<(&'static str, &'static str
         }
         // Finalize only applies to a run that ended done.
         if word == "finalize"
-            && !matches!(state.phase, Phase::Finished(crate::engine::RunOutcome::Done))
+            && !matches!(
+                state.phase,
+                Phase::Finished(crate::engine::RunOutcome::Done)
+            )
         {
             continue;
         }

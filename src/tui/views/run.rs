@@ -59,6 +59,19 @@ fn draw_steps(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             theme.bad(),
         ));
     }
+    // A plan longer than the pane (the pgvector plan at 80×24) scrolls so the step that is
+    // running or being undone stays in view, with the ones before it for context.
+    let rows = area.height.saturating_sub(2) as usize;
+    let current = state
+        .steps
+        .iter()
+        .position(|s| matches!(s.status, Status::Running { .. } | Status::Undoing { .. }))
+        .or_else(|| state.steps.iter().rposition(|s| s.elapsed_ms.is_some()))
+        .unwrap_or(0);
+    let skip = (current + 1 + rows / 3)
+        .saturating_sub(rows)
+        .min(lines.len().saturating_sub(rows));
+    let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
     let block = Block::bordered().title(Span::styled(" Steps ", theme.title()));
     f.render_widget(Paragraph::new(lines).block(block), area);
 }
