@@ -14,11 +14,15 @@ use super::theme::{Theme, bytes, duration_ms};
 use crate::engine::{RunOutcome, StepKind};
 use crate::report::describe;
 use crate::tui::figures::Figures;
-use crate::tui::state::{Phase, State};
+use crate::tui::state::{Phase, State, Status};
 
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let failed = state
+        .steps
+        .iter()
+        .any(|s| matches!(s.status, Status::Failed(_) | Status::UndoFailed(_)));
     let [head, mid, bottom] = Layout::vertical([
-        Constraint::Length(4),
+        Constraint::Length(if failed { 6 } else { 4 }),
         Constraint::Min(6),
         Constraint::Length(3),
     ])
@@ -65,10 +69,16 @@ fn draw_head(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
                 RunOutcome::RolledBack { .. } | RunOutcome::PreflightFailed { .. } => theme.warn(),
                 _ => theme.bad(),
             };
-            vec![
-                Line::styled(describe(o), style),
-                Line::styled(next_line(state, o), theme.dim()),
-            ]
+            let mut l = vec![Line::styled(describe(o), style)];
+            // Why it did not end done: the failed step and its causes, in full.
+            if let Some((s, d)) = state.steps.iter().find_map(|s| match &s.status {
+                Status::Failed(_) | Status::UndoFailed(_) => Some((s, steps::detail(s)?)),
+                _ => None,
+            }) {
+                l.push(Line::styled(format!("{}: {d}", s.info.id), theme.bad()));
+            }
+            l.push(Line::styled(next_line(state, o), theme.dim()));
+            l
         }
         Phase::RollingBack { reason } => vec![
             Line::styled(format!("rolling back: {reason}"), theme.bad()),
