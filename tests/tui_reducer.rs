@@ -208,6 +208,7 @@ fn container_switching_follows_and_search_scrolls_back() {
                     at: None,
                     stderr: false,
                     text: t.into(),
+                    note: false,
                 },
             },
         );

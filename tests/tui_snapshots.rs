@@ -45,6 +45,7 @@ fn with_containers(s: &mut cutover::tui::State) {
                 at: Some(at(i)),
                 stderr: i == 7,
                 text: format!("LOG:  checkpoint {i} complete"),
+                note: false,
             },
         );
     }

@@ -24,7 +24,16 @@ impl<E: std::fmt::Display> From<E> for Usage {
     }
 }
 
-pub fn main(cli: Cli) -> ExitCode {
+pub fn main(mut cli: Cli) -> ExitCode {
+    // Nothing points at a stack: the wizard starts the built-in demo (source checkouts only).
+    if cli.command.is_none()
+        && std::io::stdout().is_terminal()
+        && super::demo::wanted(&cli)
+        && let Err(msg) = super::demo::prepare(&mut cli)
+    {
+        eprintln!("cutover: {msg}");
+        return Exit::Usage.into();
+    }
     let result = match &cli.command {
         None if std::io::stdout().is_terminal() => {
             let args = RunArgs {

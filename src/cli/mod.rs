@@ -4,6 +4,7 @@
 //! automatically when stdout is not a terminal.
 
 mod commands;
+mod demo;
 mod rollback;
 mod runs;
 

@@ -3,7 +3,7 @@
 //! drains whatever else is already queued, folds it all through the reducer, executes the
 //! effects, and draws once. With nothing running there is no timer, so an idle wizard sleeps.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -23,7 +23,9 @@ use super::keymap::{Scope, lookup};
 use super::msg::{Effect, Msg};
 use super::state::State;
 use super::update::update;
-use crate::engine::{CancelReason, Command, Event, EventKind, Journal, RunOutcome};
+use crate::engine::{
+    CancelReason, Command, Event, EventKind, Journal, Plan, Policy, RunOutcome, Runner,
+};
 use crate::report::Report;
 
 const TICK: Duration = Duration::from_millis(250);
@@ -33,6 +35,46 @@ pub struct Channels {
     pub commands: UnboundedSender<Command>,
     pub runner: JoinHandle<Result<RunOutcome>>,
     pub run_dir: PathBuf,
+    pub again: Again,
+}
+
+/// What a second runner needs to roll back the run after it ended.
+pub struct Again {
+    pub plan: Plan,
+    pub policy: Policy,
+    pub stack: String,
+}
+
+type RunnerTask = JoinHandle<Result<RunOutcome>>;
+
+/// Starts the rollback of the ended run on a new runner; its events replace the old stream.
+/// A refusal (main's engine does not undo a run that ended) comes back as a message.
+fn rollback_again(
+    again: &Again,
+    run_dir: &Path,
+    said: mpsc::Sender<Msg>,
+) -> Result<(UnboundedReceiver<Event>, RunnerTask)> {
+    let journal = Journal::open(run_dir)?;
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    // No commands for an undo: a closed channel reads as "no more commands".
+    let (_cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let runner = Runner::new(again.plan.clone(), journal, ev_tx, cmd_rx, again.policy);
+    let stack = again.stack.clone();
+    let task = tokio::spawn(async move {
+        let r = runner
+            .rollback(
+                &stack,
+                "the operator rolled back the finished upgrade",
+                false,
+            )
+            .await;
+        if let Err(e) = &r {
+            let why = format!("the engine did not roll back: {e:#}");
+            let _ = said.send(Msg::AfterRunRefused(why)).await;
+        }
+        r
+    });
+    Ok((ev_rx, task))
 }
 
 pub async fn run(
@@ -43,9 +85,13 @@ pub async fn run(
     let Channels {
         mut events,
         commands,
-        runner,
+        mut runner,
         run_dir,
+        again,
     } = ch;
+    // The outcome of a runner that ended, kept when a second one (rollback) is started.
+    let mut ended: Option<Result<RunOutcome>> = None;
+    let (done_tx, mut done_rx) = mpsc::channel::<Msg>(4);
     let mut input = EventStream::new();
     let (log_tx, mut log_rx) = mpsc::channel(4096);
     let mut follower = Follower::new(log_tx, state.logs.capacity as u64);
@@ -73,6 +119,7 @@ pub async fn run(
             },
             Some(Ok(t)) = input.next() => batch.extend(translate(&state, t)),
             Some(m) = log_rx.recv() => batch.push(m),
+            Some(m) = done_rx.recv() => batch.push(m),
             _ = tick.tick(), if state.needs_tick() => {}
             // A signal is a stop request: the runner ends the step safely, then we leave.
             _ = term.recv() => signals += 1,
@@ -120,6 +167,30 @@ pub async fn run(
                 }
                 Some(Effect::Follow(c)) => follower.switch(c).await,
                 Some(Effect::Quit) => quit = true,
+                Some(Effect::Finalize) => {
+                    let (dir, tx) = (run_dir.clone(), done_tx.clone());
+                    tokio::spawn(async move {
+                        let r = crate::upgrade::finalize::finalize(&dir).await;
+                        let _ = tx
+                            .send(Msg::Finalized(r.map_err(|e| format!("{e:#}"))))
+                            .await;
+                    });
+                }
+                Some(Effect::RollbackFinished) => {
+                    match rollback_again(&again, &run_dir, done_tx.clone()) {
+                        Ok((ev, task)) => {
+                            let first = std::mem::replace(&mut runner, task);
+                            ended =
+                                Some(first.await.unwrap_or_else(|e| Err(anyhow::anyhow!("{e}"))));
+                            events = ev;
+                            engine_open = true;
+                        }
+                        Err(e) => {
+                            let why = format!("cannot roll back: {e:#}");
+                            update(&mut state, Msg::AfterRunRefused(why));
+                        }
+                    }
+                }
             }
         }
         if reread || finished {
@@ -141,9 +212,14 @@ pub async fn run(
     }
     follower.switch(None).await;
     drop(commands);
-    match runner.await {
+    let last = match runner.await {
         Ok(r) => r,
         Err(e) => Err(anyhow::anyhow!("the runner task died: {e}")),
+    };
+    // A refused second runner (rollback of an ended run) leaves the first one's outcome.
+    match (last, ended) {
+        (Err(_), Some(first)) => first,
+        (last, _) => last,
     }
 }
 

@@ -1,9 +1,10 @@
 //! The containers the log pane can follow, and the pane's own state: one bounded ring per
 //! container, follow/pause, scrollback, search and the timestamp toggle.
 //!
-//! The container list comes from the `discover` step's output when a plan saves one. The
-//! format is read leniently (an object with a `containers` array, or a bare array, of objects
-//! with at least a `name`) so the TUI does not depend on one plan's types.
+//! The container list comes from the pgvector plan's `discover` output, read with the step's
+//! own type ([`Discovery`]): postgres, the writers it found, and qdrant once `start-qdrant` has
+//! saved its container. A plan without that output (the scripted one) has no containers; an
+//! output that does not parse is an error the pane shows, not an empty list.
 
 use std::collections::BTreeMap;
 
@@ -11,9 +12,13 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::ring::{DEFAULT_CAPACITY, Ring};
+use crate::upgrade::steps::discover::{Discovery, Found};
+use crate::upgrade::steps::start_qdrant::QdrantOutput;
 
 /// The step whose output lists the stack's containers.
 pub const DISCOVER_STEP: &str = "discover";
+/// The step whose output names the qdrant container it started.
+pub const QDRANT_STEP: &str = "start-qdrant";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerInfo {
@@ -25,37 +30,47 @@ pub struct ContainerInfo {
     pub version: String,
 }
 
-fn text(v: &Value, keys: &[&str]) -> String {
-    keys.iter()
-        .find_map(|k| match v.get(*k)? {
-            Value::String(s) => Some(s.clone()),
-            Value::Null => None,
-            other => Some(other.to_string()),
-        })
-        .unwrap_or_default()
+impl From<&Found> for ContainerInfo {
+    fn from(f: &Found) -> Self {
+        ContainerInfo {
+            name: f.container.clone(),
+            service: f.service.clone(),
+            image: f.image.clone(),
+            state: if f.running { "running" } else { "stopped" }.into(),
+            health: String::new(),
+            version: String::new(),
+        }
+    }
 }
 
-/// Reads the containers out of a discovery output; empty when there are none or it has
-/// another shape.
-pub fn from_output(output: &Value) -> Vec<ContainerInfo> {
-    let list = output
-        .get("containers")
-        .and_then(Value::as_array)
-        .or_else(|| output.as_array());
-    list.into_iter()
-        .flatten()
-        .filter_map(|c| {
-            let name = text(c, &["name"]);
-            (!name.is_empty()).then(|| ContainerInfo {
-                service: text(c, &["service"]),
-                image: text(c, &["image"]),
-                state: text(c, &["state", "status"]),
-                health: text(c, &["health"]),
-                version: text(c, &["version"]),
-                name,
-            })
-        })
-        .collect()
+/// The containers named by the step outputs: postgres first, then the writers in stop order,
+/// then qdrant. `Ok(empty)` when the plan saved no discovery; `Err` when it did and it does
+/// not read as one.
+pub fn from_outputs(outputs: &BTreeMap<String, Value>) -> Result<Vec<ContainerInfo>, String> {
+    let Some(raw) = outputs.get(DISCOVER_STEP) else {
+        return Ok(Vec::new());
+    };
+    let d: Discovery = serde_json::from_value(raw.clone())
+        .map_err(|e| format!("the discover step's output does not read as a discovery: {e}"))?;
+    let mut v: Vec<ContainerInfo> = std::iter::once(&d.postgres)
+        .chain(&d.writers)
+        .map(ContainerInfo::from)
+        .collect();
+    if let Some(q) = &d.qdrant {
+        v.push(ContainerInfo::from(q));
+    } else if let Some(raw) = outputs.get(QDRANT_STEP) {
+        let q: QdrantOutput = serde_json::from_value(raw.clone())
+            .map_err(|e| format!("the start-qdrant output does not read: {e}"))?;
+        v.push(ContainerInfo {
+            name: q.container,
+            service: "qdrant".into(),
+            image: String::new(),
+            state: "started by cutover".into(),
+            health: if q.ready_ms.is_some() { "ready" } else { "" }.into(),
+            version: String::new(),
+        });
+    }
+    Ok(v)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +78,8 @@ pub struct LogEntry {
     pub at: Option<DateTime<Utc>>,
     pub stderr: bool,
     pub text: String,
+    /// A line from the follower itself (stopped, recreated, gone), not from the container.
+    pub note: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -131,15 +148,35 @@ impl LogView {
 mod tests {
     use super::*;
 
+    fn found(service: &str) -> serde_json::Value {
+        serde_json::json!({"service": service, "container": format!("p-{service}"), "id": "abc",
+            "image": "img", "image_id": "sha256:1", "running": true})
+    }
+
     #[test]
-    fn reads_containers_leniently() {
-        let v = serde_json::json!({"containers": [
-            {"name": "p-postgres-1", "service": "postgres", "image": "postgres:16-alpine", "state": "running"},
-            {"service": "nameless"}
-        ]});
-        let c = from_output(&v);
-        assert_eq!(c.len(), 1);
-        assert_eq!(c[0].service, "postgres");
-        assert!(from_output(&serde_json::json!({"other": 1})).is_empty());
+    fn reads_the_discovery_with_its_own_type() {
+        let mut outputs = BTreeMap::new();
+        assert_eq!(from_outputs(&outputs), Ok(Vec::new()));
+        outputs.insert(
+            DISCOVER_STEP.to_string(),
+            serde_json::json!({"postgres": found("postgres"), "writers": [found("backend")],
+                "absent": ["celery-worker"], "network": "p_default", "restart": null,
+                "compose_version": "1.29.2", "qdrant": null}),
+        );
+        let c = from_outputs(&outputs).unwrap();
+        let names: Vec<_> = c.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["p-postgres", "p-backend"]);
+        outputs.insert(
+            QDRANT_STEP.to_string(),
+            serde_json::json!({"container": "p-qdrant", "created": true, "endpoint": null,
+                "collections": null, "ready_ms": 300}),
+        );
+        assert_eq!(from_outputs(&outputs).unwrap()[2].service, "qdrant");
+        // A lenient reader would show nothing here; this says why.
+        outputs.insert(
+            DISCOVER_STEP.to_string(),
+            serde_json::json!({"containers": [{"name": "x"}]}),
+        );
+        assert!(from_outputs(&outputs).unwrap_err().contains("discover"));
     }
 }

@@ -35,14 +35,25 @@ pub fn followed(state: &State) -> Option<String> {
 pub fn on_cmd(state: &mut State, cmd: Cmd) -> Option<Effect> {
     state.notice = None;
     match state.popup.clone() {
-        Some(Popup::Help) => {
-            if cmd == Cmd::Interrupt {
+        Some(Popup::Help) => match cmd {
+            Cmd::Interrupt => {
                 state.popup = None;
-                return ask_quit(state, true);
+                ask_quit(state, true)
             }
-            state.popup = None;
-            None
-        }
+            // The view clamps the offset to what the terminal's height leaves.
+            Cmd::ScrollDown => {
+                state.help_scroll = state.help_scroll.saturating_add(5);
+                None
+            }
+            Cmd::ScrollUp => {
+                state.help_scroll = state.help_scroll.saturating_sub(5);
+                None
+            }
+            _ => {
+                state.popup = None;
+                None
+            }
+        },
         Some(Popup::Confirm(q)) => on_confirm(state, q, cmd),
         Some(Popup::Name { input, item }) => match cmd {
             Cmd::Accept if !input.trim().is_empty() => {
@@ -117,6 +128,12 @@ fn on_confirm(state: &mut State, q: Question, cmd: Cmd) -> Option<Effect> {
                     Some(Effect::Send(Command::Rollback))
                 }
                 Ask::Start => Some(Effect::Send(Command::Start)),
+                Ask::RollbackFinished => {
+                    state.rollback_requested = true;
+                    state.after_run = None;
+                    Some(Effect::RollbackFinished)
+                }
+                Ask::Finalize => Some(Effect::Finalize),
                 Ask::Quit if !state.run_open() => Some(Effect::Quit),
                 Ask::Quit => {
                     state.quitting = true;
@@ -143,10 +160,14 @@ fn on_screen(state: &mut State, cmd: Cmd) -> Option<Effect> {
         Cmd::NextScreen => state.screen = Screen::ALL[(state.screen.index() + 1) % 4],
         Cmd::PrevScreen => state.screen = Screen::ALL[(state.screen.index() + 3) % 4],
         Cmd::GoScreen(i) => state.screen = Screen::ALL[usize::from(i).min(3)],
-        Cmd::Help => state.popup = Some(Popup::Help),
+        Cmd::Help => {
+            state.help_scroll = 0;
+            state.popup = Some(Popup::Help);
+        }
         Cmd::Quit => return ask_quit(state, false),
         Cmd::Interrupt => return ask_quit(state, true),
         Cmd::Rollback => ask_rollback(state),
+        Cmd::Finalize => super::after_run::ask_finalize(state),
         Cmd::Up => state.cursor = state.cursor.saturating_sub(1),
         Cmd::Down => {
             let n = state.checklist().len();
@@ -157,6 +178,11 @@ fn on_screen(state: &mut State, cmd: Cmd) -> Option<Effect> {
         Cmd::Pause if matches!(state.phase, Phase::Running) => {
             state.phase = Phase::Pausing;
             return Some(Effect::Send(Command::Pause));
+        }
+        // The runner waits for Start after a pause: the same key continues.
+        Cmd::Pause if matches!(state.phase, Phase::Paused) => {
+            state.phase = Phase::Running;
+            return Some(Effect::Send(Command::Start));
         }
         Cmd::Pause => state.notice = Some("pause applies while the upgrade runs".into()),
         Cmd::NextContainer | Cmd::PrevContainer => return switch_container(state, cmd),
@@ -283,9 +309,7 @@ fn ask_start(state: &mut State) {
 
 fn ask_rollback(state: &mut State) {
     if !state.run_open() {
-        state.notice =
-            Some("the run has ended; use `cutover rollback` if it can still be undone".into());
-        return;
+        return super::after_run::ask_rollback_finished(state);
     }
     if state.rollback_requested {
         state.notice = Some("a rollback is already requested".into());

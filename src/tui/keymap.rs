@@ -19,6 +19,8 @@ pub enum Cmd {
     Pause,
     Rollback,
     Quit,
+    /// Remove the old postgres container after a run that ended done.
+    Finalize,
     /// Ctrl-C: like `Quit`, but a second one while the question is open stops the step now.
     Interrupt,
     Help,
@@ -129,8 +131,9 @@ pub const BINDINGS: &[Binding] = &[
     bind(Run, &[code(KeyCode::PageDown, "pgdn"), ch('j', "j"), code(KeyCode::Down, "down")], Cmd::ScrollDown, "scroll the log pane forward", None),
     bind(Run, &[code(KeyCode::Home, "home"), ch('g', "g")], Cmd::Top, "oldest kept log line", None),
     bind(Run, &[code(KeyCode::End, "end"), ch('G', "G")], Cmd::Bottom, "newest log line, following again", None),
-    bind(Run, &[ch('p', "p")], Cmd::Pause, "pause after the current step", Some("pause")),
-    bind(Result, &[code(KeyCode::Enter, "enter")], Cmd::Quit, "finalize: leave the wizard", Some("finalize")),
+    bind(Run, &[ch('p', "p")], Cmd::Pause, "pause after the current step; again: continue", Some("pause")),
+    bind(Result, &[ch('F', "F")], Cmd::Finalize, "finalize: remove the old postgres container (asks first)", Some("finalize")),
+    bind(Result, &[code(KeyCode::Enter, "enter")], Cmd::Quit, "leave the wizard", None),
     bind(Global, &[ch('R', "R")], Cmd::Rollback, "roll back (asks first, says what will be undone)", Some("rollback")),
     bind(Global, &[code(KeyCode::Tab, "tab")], Cmd::NextScreen, "next screen", Some("screen")),
     bind(Global, &[code(KeyCode::BackTab, "shift-tab")], Cmd::PrevScreen, "previous screen", None),
@@ -148,6 +151,8 @@ pub const BINDINGS: &[Binding] = &[
     bind(Text, &[code(KeyCode::Esc, "esc")], Cmd::Dismiss, "cancel", Some("cancel")),
     bind(Text, &[code(KeyCode::Backspace, "backspace")], Cmd::Backspace, "delete a character", None),
     bind(Text, &[CTRL_C], Cmd::Interrupt, "interrupt", None),
+    bind(Help, &[ch('j', "j"), code(KeyCode::Down, "down"), code(KeyCode::PageDown, "pgdn")], Cmd::ScrollDown, "scroll the help down", Some("scroll")),
+    bind(Help, &[ch('k', "k"), code(KeyCode::Up, "up"), code(KeyCode::PageUp, "pgup")], Cmd::ScrollUp, "scroll the help up", None),
     bind(Help, &[ch('?', "?"), code(KeyCode::Esc, "esc"), ch('q', "q")], Cmd::Dismiss, "close help", Some("close")),
     bind(Help, &[CTRL_C], Cmd::Interrupt, "interrupt", None),
 ];

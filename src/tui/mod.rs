@@ -5,8 +5,10 @@
 //! Shape (see STYLE.md): keys and clicks → `Cmd` through one keymap → `update(&mut State, Msg)
 //! -> Option<Effect>` → the app loop executes effects; `views::draw(&State, frame)` is pure.
 
+mod after_run;
 mod app;
 pub mod containers;
+pub mod figures;
 mod follow;
 pub mod input;
 pub mod keymap;
@@ -49,6 +51,12 @@ pub fn run(launch: Launch) -> Result<RunOutcome> {
         for c in launch.initial {
             let _ = cmd_tx.send(c);
         }
+        // Kept for a rollback after the run ended: a new runner over the same journal.
+        let again = app::Again {
+            plan: launch.plan.clone(),
+            policy: launch.policy,
+            stack: launch.stack.clone(),
+        };
         let runner = Runner::new(launch.plan, launch.journal, ev_tx, cmd_rx, launch.policy);
         let stack = launch.stack;
         let runner = tokio::spawn(async move { runner.run(&stack).await });
@@ -58,6 +66,7 @@ pub fn run(launch: Launch) -> Result<RunOutcome> {
             commands: cmd_tx,
             runner,
             run_dir,
+            again,
         };
         let result = app::run(&mut terminal, state, channels).await;
         drop(guard);

@@ -42,6 +42,10 @@ pub enum Msg {
         container: String,
         why: String,
     },
+    /// What `finalize` said, or why it failed.
+    Finalized(Result<String, String>),
+    /// The engine refused to roll back the ended run (or could not start).
+    AfterRunRefused(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +54,10 @@ pub enum Effect {
     Send(Command),
     /// Follow this container's logs (cancelling and joining the current follower), or none.
     Follow(Option<String>),
+    /// Remove the old postgres container of the ended run (`cutover finalize`).
+    Finalize,
+    /// Roll back the run that ended done, on a new runner over the same journal.
+    RollbackFinished,
     /// Leave the wizard. Only produced once the run has stopped.
     Quit,
 }

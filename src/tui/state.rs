@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::containers::{ContainerInfo, LogView};
+use super::figures::Figures;
 use crate::engine::{Plan, RunOutcome, StepError, StepKind};
 use crate::report::Report;
 
@@ -112,6 +113,10 @@ pub enum Phase {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ask {
     Rollback,
+    /// Undo a run that ended done (the old container is still kept).
+    RollbackFinished,
+    /// Remove the old postgres container (`cutover finalize`).
+    Finalize,
     Quit,
     Start,
 }
@@ -148,13 +153,23 @@ pub struct State {
     pub popup: Option<Popup>,
     pub operator: Option<String>,
     pub cursor: usize,
+    /// First line of the help overlay shown (it scrolls when the terminal is short).
+    pub help_scroll: u16,
     pub now: DateTime<Utc>,
     pub size: (u16, u16),
     /// Step outputs from the journal (discovery, evidence), refreshed by the app.
     pub outputs: BTreeMap<String, Value>,
     pub containers: Vec<ContainerInfo>,
+    /// Why the container list could not be read from the discovery output, if it could not.
+    pub discovery_error: Option<String>,
     pub logs: LogView,
     pub report: Option<Report>,
+    /// The pgvector plan's figures, re-read from the journal (None for other plans).
+    pub figures: Option<Figures>,
+    /// What finalize said (or why it failed), once asked.
+    pub finalized: Option<Result<String, String>>,
+    /// Why an action after the run ended (rollback) did not happen, if it did not.
+    pub after_run: Option<String>,
     /// The operator asked to quit: leave as soon as the run has stopped.
     pub quitting: bool,
     pub rollback_requested: bool,
@@ -195,12 +210,17 @@ impl State {
             popup: None,
             operator: None,
             cursor: 0,
+            help_scroll: 0,
             now,
             size: (80, 24),
             outputs: BTreeMap::new(),
             containers: Vec::new(),
+            discovery_error: None,
             logs: LogView::default(),
             report: None,
+            figures: None,
+            finalized: None,
+            after_run: None,
             quitting: false,
             rollback_requested: false,
             notice: None,

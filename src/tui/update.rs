@@ -3,7 +3,7 @@
 //!
 //! Engine events are folded in here; keys and clicks are in [`super::input`].
 
-use super::containers::{self, DISCOVER_STEP};
+use super::containers;
 use super::msg::{Effect, Msg};
 use super::state::{EVIDENCE_LINES, Phase, Progress, Screen, State, Status};
 use crate::engine::{Event, EventKind, Finish, RunOutcome, StepKind, StepState};
@@ -32,6 +32,19 @@ pub fn update(state: &mut State, msg: Msg) -> Option<Effect> {
         }
         Msg::ContainerLog { container, entry } => {
             state.logs.push(&container, entry);
+            None
+        }
+        Msg::Finalized(r) => {
+            state.notice = Some(match &r {
+                Ok(said) => said.clone(),
+                Err(e) => format!("finalize failed: {e}"),
+            });
+            state.finalized = Some(r);
+            None
+        }
+        Msg::AfterRunRefused(why) => {
+            state.rollback_requested = false;
+            state.after_run = Some(why);
             None
         }
         Msg::ContainerLogEnded { container, why } => {
@@ -177,6 +190,7 @@ fn on_event(state: &mut State, ev: Event) -> Option<Effect> {
 /// Takes what the events do not carry from the journal: outputs, and sign-offs made in an
 /// earlier invocation of a resumed run.
 fn on_journal(state: &mut State, run: &crate::engine::RunState) -> Option<Effect> {
+    state.figures = super::figures::Figures::from_run(run);
     state.outputs = run
         .steps
         .iter()
@@ -200,14 +214,21 @@ fn on_journal(state: &mut State, run: &crate::engine::RunState) -> Option<Effect
             };
         }
     }
-    let before = state.containers.len();
-    state.containers = state
-        .outputs
-        .get(DISCOVER_STEP)
-        .map(containers::from_output)
-        .unwrap_or_default();
-    // The first time containers are known, start following the first one (postgres first).
-    if before == 0 && !state.containers.is_empty() && state.logs.selected.is_none() {
+    let followed = super::input::followed(state);
+    match containers::from_outputs(&state.outputs) {
+        Ok(list) => {
+            state.containers = list;
+            state.discovery_error = None;
+        }
+        Err(e) => state.discovery_error = Some(e),
+    }
+    // The list can grow (qdrant joins): keep following the same container by name.
+    if let Some(name) = followed {
+        state.logs.selected = state.containers.iter().position(|c| c.name == name);
+        return None;
+    }
+    // The first time containers are known, follow postgres (the one being upgraded).
+    if !state.containers.is_empty() {
         let pick = state
             .containers
             .iter()

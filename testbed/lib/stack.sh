@@ -158,11 +158,14 @@ demo_up() {
 	EOF
 }
 
-# demo [ARGS]: the demo stack, then cutover run from its directory (where compose.yaml is).
+# demo [ARGS]: the demo stack, then cutover from its directory (where compose.yaml is), moving
+# to the test bed's own images with no registry, as `cargo run` with no stack does.
 demo_run() {
 	demo_up
 	step "starting cutover in $CACHE/demo"
-	cd "$CACHE/demo" && exec cargo run --quiet --manifest-path "$REPO/Cargo.toml" --bin cutover -- "$@"
+	cd "$CACHE/demo" && exec cargo run --quiet --release --manifest-path "$REPO/Cargo.toml" --bin cutover -- \
+		--target-image cutover-testbed/postgres-after:latest \
+		--qdrant-image cutover-testbed/qdrant-standin:latest --pull never "$@"
 }
 
 demo_down() {

@@ -10,11 +10,48 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use super::steps;
 use super::theme::Theme;
 use crate::engine::StepKind;
-use crate::tui::state::State;
+use crate::tui::state::{State, Status, StepView};
 
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-    let [list, detail] = Layout::vertical([Constraint::Min(6), Constraint::Length(8)]).areas(area);
-    let width = list.width.saturating_sub(2) as usize;
+    // The start box only as tall as its reasons: at 80×24 the items need the rows.
+    let reasons = state.start_blockers().len() as u16;
+    let [list, detail] =
+        Layout::vertical([Constraint::Min(6), Constraint::Length((reasons + 3).min(8))])
+            .areas(area);
+    let rows = list.height.saturating_sub(2) as usize;
+    // Every item's evidence if it all fits; else only for the selected item and the ones that
+    // did not pass, so no item is pushed out of sight by another's evidence.
+    let mut lines = item_lines(state, theme, list.width, |_, _| true);
+    if lines.len() > rows {
+        lines = item_lines(state, theme, list.width, |i, s| {
+            i == state.cursor || !matches!(s.status, Status::Ok | Status::Signed { .. })
+        });
+    }
+    // Keep the selected item in view.
+    let at = lines
+        .iter()
+        .position(|(i, _)| *i == state.cursor)
+        .unwrap_or(0);
+    let skip = at
+        .saturating_sub(rows.saturating_sub(2))
+        .min(lines.len().saturating_sub(rows));
+    let lines: Vec<Line> = lines.into_iter().skip(skip).map(|(_, l)| l).collect();
+    let operator = state.operator.as_deref().unwrap_or("not given yet");
+    let block = Block::bordered()
+        .title(Span::styled(" Pre-flight checklist ", theme.title()))
+        .title_bottom(format!(" operator: {operator} "));
+    f.render_widget(Paragraph::new(lines).block(block), list);
+    draw_start(f, detail, state, theme);
+}
+
+/// Each item's lines, tagged with the item's index; evidence where `evidence` says so.
+fn item_lines<'a>(
+    state: &'a State,
+    theme: &Theme,
+    width: u16,
+    evidence: impl Fn(usize, &StepView) -> bool,
+) -> Vec<(usize, Line<'a>)> {
+    let width = width.saturating_sub(2) as usize;
     let mut lines = Vec::new();
     for (i, s) in state.checklist().into_iter().enumerate() {
         let kind = match s.info.kind {
@@ -27,20 +64,17 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         if i == state.cursor {
             line = line.style(theme.selected());
         }
-        lines.push(line);
-        if let Some(d) = steps::detail(s) {
-            lines.push(Line::styled(format!("         {d}"), theme.dim()));
+        lines.push((i, line));
+        if let Some(d) = steps::detail(s).filter(|_| evidence(i, s)) {
+            lines.push((i, Line::styled(format!("         {d}"), theme.dim())));
         }
-        for e in s.evidence.iter().rev().take(2).rev() {
-            lines.push(Line::styled(format!("         │ {e}"), theme.dim()));
+        if evidence(i, s) {
+            for e in s.evidence.iter().rev().take(2).rev() {
+                lines.push((i, Line::styled(format!("         │ {e}"), theme.dim())));
+            }
         }
     }
-    let operator = state.operator.as_deref().unwrap_or("not given yet");
-    let block = Block::bordered()
-        .title(Span::styled(" Pre-flight checklist ", theme.title()))
-        .title_bottom(format!(" operator: {operator} "));
-    f.render_widget(Paragraph::new(lines).block(block), list);
-    draw_start(f, detail, state, theme);
+    lines
 }
 
 fn draw_start(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {

@@ -115,21 +115,64 @@ pub fn draw_hints(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         return;
     }
     let mut spans = Vec::new();
-    let mut seen = Vec::new();
-    for (key, word) in hints(&scopes(state)) {
-        // Rollback is offered only while there is a run to roll back.
-        if word == "rollback" && !state.run_open() {
-            continue;
-        }
-        // One hint per word: the screen's binding wins over the global one.
-        if seen.contains(&word) {
-            continue;
-        }
-        seen.push(word);
+    for (key, word) in fit_hints(state, usize::from(area.width)) {
         spans.push(Span::styled(format!(" {key}"), theme.key()));
         spans.push(Span::raw(format!(" {word} ")));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Hints that must never be pushed off the bar: how to get out, how to undo, how to learn more.
+const ESSENTIAL: [&str; 3] = ["rollback", "help", "quit"];
+
+/// The hints that fit in `width` cells, in keymap order: the essential ones first, then the
+/// others in order while they fit. The rest are in the help overlay.
+pub fn fit_hints(state: &State, width: usize) -> Vec<(&'static str, &'static str)> {
+    let mut all: Vec<(&'static str, &'static str)> = Vec::new();
+    for (key, word) in hints(&scopes(state)) {
+        // Rollback of an ended run is offered only when it ended done.
+        if word == "rollback"
+            && !state.run_open()
+            && !matches!(
+                state.phase,
+                Phase::Finished(crate::engine::RunOutcome::Done)
+            )
+        {
+            continue;
+        }
+        // Finalize only applies to a run that ended done.
+        if word == "finalize"
+            && !matches!(
+                state.phase,
+                Phase::Finished(crate::engine::RunOutcome::Done)
+            )
+        {
+            continue;
+        }
+        // One hint per word: the screen's binding wins over the global one.
+        if !all.iter().any(|(_, w)| *w == word) {
+            all.push((key, word));
+        }
+    }
+    let cost = |(k, w): &(&str, &str)| k.chars().count() + w.chars().count() + 3;
+    let mut used: usize = all
+        .iter()
+        .filter(|h| ESSENTIAL.contains(&h.1))
+        .map(cost)
+        .sum();
+    let mut keep = vec![false; all.len()];
+    for (i, h) in all.iter().enumerate() {
+        if ESSENTIAL.contains(&h.1) {
+            keep[i] = true;
+        } else if used + cost(h) <= width {
+            used += cost(h);
+            keep[i] = true;
+        }
+    }
+    all.into_iter()
+        .zip(keep)
+        .filter_map(|(h, k)| k.then_some(h))
+        .collect()
 }
 
 /// A centred rectangle for popups, clamped to the frame.

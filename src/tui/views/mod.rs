@@ -36,7 +36,7 @@ pub fn draw(state: &State, f: &mut Frame) {
     chrome::draw_hints(f, bottom, state, &theme);
     match &state.popup {
         None => {}
-        Some(Popup::Help) => help::draw(f, body, &theme),
+        Some(Popup::Help) => help::draw(f, body, state.help_scroll, &theme),
         Some(Popup::Confirm(q)) => confirm::draw(f, body, q, &theme),
         Some(Popup::Name { input, .. }) => prompt::draw(
             f,

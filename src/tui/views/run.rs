@@ -59,6 +59,19 @@ fn draw_steps(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             theme.bad(),
         ));
     }
+    // A plan longer than the pane (the pgvector plan at 80×24) scrolls so the step that is
+    // running or being undone stays in view, with the ones before it for context.
+    let rows = area.height.saturating_sub(2) as usize;
+    let current = state
+        .steps
+        .iter()
+        .position(|s| matches!(s.status, Status::Running { .. } | Status::Undoing { .. }))
+        .or_else(|| state.steps.iter().rposition(|s| s.elapsed_ms.is_some()))
+        .unwrap_or(0);
+    let skip = (current + 1 + rows / 3)
+        .saturating_sub(rows)
+        .min(lines.len().saturating_sub(rows));
+    let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
     let block = Block::bordered().title(Span::styled(" Steps ", theme.title()));
     f.render_widget(Paragraph::new(lines).block(block), area);
 }
@@ -73,19 +86,36 @@ fn draw_gauge(f: &mut Frame, r: Rect, title: &str, p: &Progress, state: &State, 
             format!("{n} {}", p.unit)
         }
     };
-    let mut label = match p.total {
+    // Longest first; the first that fits the bar is shown (80 columns give it about 38).
+    let amount = match p.total {
         Some(t) => format!("{} / {}", fmt(p.current), fmt(t)),
         None => fmt(p.current),
     };
+    let mut labels = Vec::new();
     let secs = (p.at - p.first.0).num_milliseconds() as f64 / 1000.0;
     if is_bytes && secs > 0.5 {
         let rate = (p.current.saturating_sub(p.first.1)) as f64 / secs;
-        label.push_str(&format!(" · {}/s", bytes(rate as u64)));
+        let rate_s = format!("{}/s", bytes(rate as u64));
         if let (Some(t), true) = (p.total, rate > 0.0) {
             let left = (t.saturating_sub(p.current)) as f64 / rate;
-            label.push_str(&format!(" · {} left", duration_ms((left * 1000.0) as u64)));
+            let left = format!("{} left", duration_ms((left * 1000.0) as u64));
+            labels.push(format!("{amount} · {rate_s} · {left}"));
+            labels.push(format!("{} · {rate_s} · {left}", fmt(p.current)));
+            labels.push(format!("{} · {left}", fmt(p.current)));
         }
+        labels.push(format!("{amount} · {rate_s}"));
     }
+    labels.push(amount);
+    if let Some(t) = p.total.filter(|t| *t > 0) {
+        labels.push(format!("{}%", p.current.saturating_mul(100) / t));
+    }
+    let room = usize::from(r.width);
+    let label = labels
+        .iter()
+        .find(|l| l.chars().count() <= room)
+        .or(labels.last())
+        .cloned()
+        .unwrap_or_default();
     let _ = state;
     let ratio = p
         .total
