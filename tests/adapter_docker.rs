@@ -284,8 +284,14 @@ async fn recreate_preserves_settings_and_every_step_is_idempotent() {
         old.host_config.clone().unwrap(),
         new.host_config.clone().unwrap(),
     );
-    assert_eq!(oh.port_bindings, nh.port_bindings, "port_bindings preserved");
-    assert_eq!(oh.restart_policy, nh.restart_policy, "restart_policy preserved");
+    assert_eq!(
+        oh.port_bindings, nh.port_bindings,
+        "port_bindings preserved"
+    );
+    assert_eq!(
+        oh.restart_policy, nh.restart_policy,
+        "restart_policy preserved"
+    );
     assert_eq!(oh.log_config, nh.log_config, "log_config preserved");
     assert_eq!(oh.network_mode, nh.network_mode);
     let labels = nc.labels.clone().unwrap();
