@@ -297,10 +297,11 @@ async fn finalized_upgrade_is_restored_from_its_backup_never_replayed() {
         docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]),
         format!("{BEFORE} true")
     );
-    let world: Vec<String> = containers(&p)
+    let mut world: Vec<String> = containers(&p)
         .iter()
         .map(|c| c.split_once(' ').unwrap().1.to_string())
         .collect();
+    world.sort();
     assert_eq!(
         world,
         vec![
