@@ -20,6 +20,7 @@ use crate::engine::lock::StackLock;
 use crate::engine::recovery::Phase;
 use crate::engine::{Journal, RunOutcome};
 use crate::exit::Exit;
+use crate::upgrade::disaster;
 use crate::upgrade::finalize::MARKER as FINALIZED;
 
 pub(super) fn rollback(cli: &Cli, config: &Config, args: &RollbackArgs) -> Result<Exit, Usage> {
@@ -62,9 +63,18 @@ pub(super) fn rollback(cli: &Cli, config: &Config, args: &RollbackArgs) -> Resul
     let journaled = |step: &str| state.steps.get(step).and_then(|r| r.output.as_ref());
     if args.disaster && journaled("recreate-postgres").is_none() {
         return Err(Usage(format!(
-            "run {} never recreated postgres, so cutover did not touch its database: there is              nothing to restore. Use `cutover rollback --yes`",
+            "run {} never recreated postgres, so cutover did not touch its database: there is \
+             nothing to restore. Use `cutover rollback --yes`",
             dir.display()
         )));
+    }
+    if args.disaster {
+        // Before anything is undone: a bad backup found in recreate-postgres' undo would leave
+        // the writers stopped, qdrant gone and the compose file restored around the new postgres.
+        let output = journaled("backup").and_then(|v| serde_json::from_value(v.clone()).ok());
+        let record = disaster::journaled_backup(output).map_err(Usage)?;
+        disaster::verify_backup(&record)
+            .map_err(|e| Usage(format!("{e}. Nothing was changed (run {})", dir.display())))?;
     }
     let lock = StackLock::acquire(&config.lock_path(), &dir, args.break_stale_lock)?;
     let journal = open_journal(&dir)?;

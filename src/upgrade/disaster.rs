@@ -23,7 +23,7 @@ use anyhow::Context;
 use super::env::UpgradeEnv;
 use super::steps::backup::BackupOutput;
 use super::steps::recreate_postgres::RecreateOutput;
-use crate::adapters::backup;
+use crate::adapters::backup::{self, BackupRecord};
 use crate::adapters::postgres::{self, quote_ident, quote_literal};
 use crate::engine::{StepContext, StepError};
 
@@ -32,25 +32,9 @@ pub async fn restore_backup(
     cx: &StepContext,
     out: &RecreateOutput,
 ) -> Result<(), StepError> {
-    let record = cx
-        .output_of::<BackupOutput>("backup")
-        .and_then(|b| b.record)
-        .ok_or_else(|| {
-            StepError::new(
-                "the disaster rollback needs the run's verified backup, and the journal has none \
-                 (the backup step never completed); use the fast rollback: `cutover rollback --yes`",
-            )
-        })?;
-    let sha = backup::sha256_file(&record.path)
-        .with_context(|| format!("re-reading the backup {}", record.path.display()))?;
-    if sha != record.sha256 {
-        return Err(StepError::new(format!(
-            "the backup {} changed since it was verified (sha256 {sha}, journaled {}); refusing \
-             to restore it. Find the original file, or roll back without --disaster",
-            record.path.display(),
-            record.sha256
-        )));
-    }
+    let record =
+        journaled_backup(cx.output_of::<BackupOutput>("backup")).map_err(StepError::new)?;
+    verify_backup(&record).map_err(StepError::new)?;
     cx.log(format!(
         "backup {} re-verified (sha256 {})",
         record.path.display(),
@@ -125,6 +109,34 @@ pub async fn restore_backup(
         "backup restored with pg_restore --exit-on-error in {:.1}s",
         t.elapsed().as_secs_f64()
     ));
+    Ok(())
+}
+
+/// The verified backup the journal holds for the run, or why there is none.
+pub fn journaled_backup(output: Option<BackupOutput>) -> Result<BackupRecord, String> {
+    output.and_then(|b| b.record).ok_or_else(|| {
+        "the disaster rollback needs the run's verified backup, and the journal has none \
+         (the backup step never completed); use the fast rollback: `cutover rollback --yes`"
+            .to_string()
+    })
+}
+
+/// The backup file still is the one that was verified: its sha256 equals the journaled one.
+/// Checked by `cutover rollback --disaster` before anything is undone (a mismatch found in
+/// `recreate-postgres`' undo would come after the writers were stopped, qdrant removed and the
+/// compose file restored: a half-rolled-back stack), and again just before the database is
+/// dropped.
+pub fn verify_backup(record: &BackupRecord) -> Result<(), String> {
+    let sha = backup::sha256_file(&record.path)
+        .map_err(|e| format!("re-reading the backup {}: {e:#}", record.path.display()))?;
+    if sha != record.sha256 {
+        return Err(format!(
+            "the backup {} changed since it was verified (sha256 {sha}, journaled {}); refusing \
+             to restore it. Find the original file, or roll back without --disaster",
+            record.path.display(),
+            record.sha256
+        ));
+    }
     Ok(())
 }
 

@@ -1,0 +1,401 @@
+//! The disaster rollback of a finalized upgrade, against one real seeded test-bed stack, with
+//! the guide's own rollback replayed beside it as the evidence for DESIGN.md defect 4.
+//!
+//! One stack, one test, in this order (each scenario leaves the stack where the next needs it):
+//! 1. the upgrade completes and is finalized; `rollback --yes` is refused (exit 2) naming
+//!    `--disaster`, and nothing changed (same postgres container on the after image, `vector`);
+//! 2. the journaled dump is corrupted (one byte flipped, the original kept aside):
+//!    `rollback --disaster --yes` refuses before touching anything (exit 2, names the sha256
+//!    mismatch; every container, the compose file and `vector` as they were); the byte is put
+//!    back;
+//! 3. `rollback --disaster --yes` restores: exit 1 (the documented "rolled back"), postgres on
+//!    the before image, `vector` gone, every pre-existing non-worker table's fingerprint equal
+//!    to the pre-upgrade one (`audit_events`, which has no primary key, has exactly its rows),
+//!    the compose file byte-identical, no qdrant nor parked container, writers running, the
+//!    backend healthy, the report naming the disaster path, the lock free;
+//! 4. the contrast: a plain `pg_dump -Fp` of the pre-upgrade database piped into `psql` on the
+//!    live database (the guide's rollback) exits 0, yet `audit_events` then holds twice its rows.
+//!
+//! Wall times are printed (not asserted).
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use cutover::adapters::fingerprint::{Fingerprint, fingerprint};
+use cutover::adapters::http::HttpClient;
+use serde_json::Value;
+use support::{Stack, docker};
+
+const BEFORE: &str = "cutover-testbed/postgres-before:latest";
+const AFTER: &str = "cutover-testbed/postgres-after:latest";
+const QDRANT: &str = "cutover-testbed/qdrant-standin:latest";
+const SIGN: [&str; 6] = [
+    "--sign-off",
+    "staging-tested=Ann Example",
+    "--sign-off",
+    "team-informed=Bo Example",
+    "--sign-off",
+    "window-agreed=Cy Example",
+];
+
+fn cutover(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(args)
+        .args([
+            "--target-image",
+            AFTER,
+            "--qdrant-image",
+            QDRANT,
+            "--pull",
+            "never",
+        ])
+        .current_dir(dir)
+        .env("CUTOVER_QDRANT_PORTS", "none")
+        .env_remove("CUTOVER_FAULT")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .env_remove("COMPOSE_FILE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cutover")
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+/// Runs cutover, prints its wall time, returns the output.
+fn timed(dir: &Path, args: &[&str], what: &str, times: &mut Vec<(String, f64)>) -> Output {
+    let t = Instant::now();
+    let o = cutover(dir, args);
+    times.push((what.to_string(), t.elapsed().as_secs_f64()));
+    o
+}
+
+/// "id name image state" of every container of the project, sorted.
+fn containers(project: &str) -> Vec<String> {
+    let mut v: Vec<String> = docker(&[
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--format",
+        "{{.ID}} {{.Names}} {{.Image}} {{.State}}",
+    ])
+    .lines()
+    .map(String::from)
+    .collect();
+    v.sort();
+    v
+}
+
+async fn has_vector(stack: &Stack) -> bool {
+    stack
+        .connect()
+        .await
+        .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'vector'", &[])
+        .await
+        .unwrap()
+        .is_some()
+}
+
+async fn audit_rows(stack: &Stack) -> i64 {
+    stack
+        .connect()
+        .await
+        .query_one("SELECT count(*) FROM audit_events", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+fn latest_run(dir: &Path) -> PathBuf {
+    let mut runs: Vec<_> = std::fs::read_dir(dir.join(".cutover/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    runs.sort();
+    runs.pop().expect("a run")
+}
+
+fn report(run: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report.json"))
+        .expect("report is JSON")
+}
+
+fn assert_no_lock(dir: &Path, what: &str) {
+    let held = std::fs::read(dir.join(".cutover/lock")).unwrap_or_default();
+    assert!(held.is_empty(), "{what}: lock left behind: {held:?}");
+}
+
+/// `docker exec -i CONTAINER ARGS` with `input` on stdin.
+fn exec_with_stdin(container: &str, args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new("docker")
+        .args(["exec", "-i", container])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("docker exec");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        stdin.write_all(&input).expect("write to psql");
+    });
+    let out = child.wait_with_output().expect("wait for docker exec");
+    writer.join().unwrap();
+    out
+}
+
+/// Every pre-existing table but the worker's equals the pre-upgrade fingerprint.
+async fn assert_tables_equal(stack: &Stack, start: &Fingerprint, what: &str) {
+    let now = fingerprint(&stack.connect().await, "public").await.unwrap();
+    for (name, fp) in &start.tables {
+        if name != "worker_ticks" {
+            assert_eq!(Some(fp), now.tables.get(name), "{what}: table {name}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finalized_upgrade_is_restored_from_its_backup_never_replayed() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let mut times = Vec::new();
+    let t = Instant::now();
+    let stack = Stack::up_seeded(20);
+    times.push((
+        "stack up (seeded, 20 users)".into(),
+        t.elapsed().as_secs_f64(),
+    ));
+    let dir = stack.dir();
+    let p = stack.project().to_string();
+    let pg = stack.container("postgres");
+
+    let start = fingerprint(&stack.connect().await, "public").await.unwrap();
+    let audit_start = start.tables["audit_events"].rows;
+    assert!(audit_start > 0, "seeded audit_events: {start:?}");
+    let compose_original = std::fs::read(stack.compose_file()).unwrap();
+    // The guide's backup, for the contrast at the end: a plain SQL dump of the pre-upgrade DB.
+    let plain_dump = Command::new("docker")
+        .args([
+            "exec",
+            &pg,
+            "pg_dump",
+            "-Fp",
+            "-U",
+            "privexbot",
+            "privexbot",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(plain_dump.status.success(), "{}", text(&plain_dump));
+    assert!(plain_dump.stdout.len() > 1000);
+
+    // The upgrade, then finalize.
+    let mut args = vec!["run", "--yes"];
+    args.extend(SIGN);
+    let o = timed(dir, &args, "run (upgrade)", &mut times);
+    assert_eq!(o.status.code(), Some(0), "run\n{}", text(&o));
+    let run = latest_run(dir);
+    let o = timed(dir, &["finalize", "--yes"], "finalize", &mut times);
+    assert_eq!(o.status.code(), Some(0), "finalize\n{}", text(&o));
+    let pg_id = stack.container_id("postgres");
+    let world_upgraded = containers(&p);
+    assert!(
+        !world_upgraded.iter().any(|c| c.contains("cutover-old")),
+        "finalize removed the parked container: {world_upgraded:?}"
+    );
+    assert!(
+        world_upgraded.iter().any(|c| c.contains("qdrant")),
+        "{world_upgraded:?}"
+    );
+    let compose_upgraded = std::fs::read(stack.compose_file()).unwrap();
+    assert_ne!(compose_upgraded, compose_original);
+
+    // 1. The fast rollback is refused after finalize, naming the way out; nothing changed.
+    let o = timed(dir, &["rollback", "--yes"], "rollback refused", &mut times);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("--disaster") && out.contains("finalized"),
+        "{out}"
+    );
+    assert_eq!(stack.container_id("postgres"), pg_id);
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]),
+        format!("{AFTER} true")
+    );
+    assert_eq!(containers(&p), world_upgraded, "refused: nothing changed");
+    assert!(has_vector(&stack).await, "refused: vector still there");
+    assert_eq!(
+        std::fs::read(stack.compose_file()).unwrap(),
+        compose_upgraded
+    );
+    assert_no_lock(dir, "refused fast rollback");
+
+    // 2. A corrupted backup: refused before anything is touched, naming the sha256 mismatch.
+    let rep = report(&run);
+    let backup = PathBuf::from(rep["upgrade"]["backup"]["path"].as_str().unwrap());
+    let sha = rep["upgrade"]["backup"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let good = std::fs::read(&backup).unwrap();
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x01;
+    std::fs::write(&backup, &bad).unwrap();
+    let o = timed(
+        dir,
+        &["rollback", "--disaster", "--yes"],
+        "rollback --disaster refused (corrupt backup)",
+        &mut times,
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "corrupt backup refused\n{out}");
+    assert!(
+        out.contains("sha256") && out.contains(&sha) && out.contains("changed"),
+        "{out}"
+    );
+    assert_eq!(
+        containers(&p),
+        world_upgraded,
+        "corrupt backup: no container stopped, removed or replaced"
+    );
+    assert_eq!(
+        std::fs::read(stack.compose_file()).unwrap(),
+        compose_upgraded
+    );
+    assert!(has_vector(&stack).await, "corrupt backup: vector untouched");
+    assert_tables_equal(&stack, &start, "corrupt backup refused").await;
+    assert_no_lock(dir, "corrupt backup refused");
+    std::fs::write(&backup, &good).unwrap();
+
+    // 3. The disaster rollback.
+    let o = timed(
+        dir,
+        &["rollback", "--disaster", "--yes"],
+        "rollback --disaster",
+        &mut times,
+    );
+    let out = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "documented: 1 = rolled back\n{out}"
+    );
+    assert!(out.contains("rollback path: disaster"), "{out}");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]),
+        format!("{BEFORE} true")
+    );
+    let mut world: Vec<String> = containers(&p)
+        .iter()
+        .map(|c| c.split_once(' ').unwrap().1.to_string())
+        .collect();
+    world.sort();
+    assert_eq!(
+        world,
+        vec![
+            format!("{p}-backend cutover-testbed/app:latest running"),
+            format!("{p}-celery-worker cutover-testbed/app:latest running"),
+            format!("{p}-postgres {BEFORE} running"),
+        ],
+        "no qdrant, no parked container"
+    );
+    assert!(!has_vector(&stack).await, "vector absent after the restore");
+    assert_tables_equal(&stack, &start, "disaster rollback").await;
+    assert_eq!(
+        audit_rows(&stack).await,
+        audit_start,
+        "audit_events (no primary key): exactly its rows, none doubled"
+    );
+    assert_eq!(
+        std::fs::read(stack.compose_file()).unwrap(),
+        compose_original,
+        "compose file byte-identical to the original"
+    );
+    let http = HttpClient::new(Duration::from_secs(3));
+    http.backend_health(&format!("http://127.0.0.1:{}", stack.backend_port()))
+        .await
+        .expect("backend /health healthy after the disaster rollback");
+    let rep = report(&run);
+    let rb = &rep["upgrade"]["rollback"];
+    assert_eq!(rb["path"], "disaster", "{rb}");
+    assert_eq!(
+        rb["check"]["compared"].as_u64(),
+        Some(start.tables.len() as u64),
+        "{rb}"
+    );
+    assert!(rb["check"]["backend_healthy_url"].is_string(), "{rb}");
+    assert!(rb["undo_failed"].as_array().unwrap().is_empty(), "{rb}");
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Rollback") && md.contains("- path: disaster"),
+        "{md}"
+    );
+    assert_no_lock(dir, "disaster rollback");
+    // The worker writes again, continuing from the restored sequence without gap or double.
+    let db = stack.connect().await;
+    let ticks_restored = start.tables["worker_ticks"].rows;
+    support::wait_for("the worker to write again", Duration::from_secs(30), || {
+        let db = &db;
+        async move {
+            let r = db
+                .query_one("SELECT count(*) FROM worker_ticks", &[])
+                .await
+                .ok()?;
+            (r.get::<_, i64>(0) > ticks_restored + 2).then_some(())
+        }
+    })
+    .await;
+    let r = db
+        .query_one(
+            "SELECT count(*), count(DISTINCT seq), coalesce(max(seq), 0) FROM worker_ticks",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (n, distinct, max): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
+    assert_eq!((n, distinct), (max, max), "worker seq 1..=max");
+    drop(db);
+
+    // 4. The contrast: the guide's rollback, the same pre-upgrade data replayed with psql into
+    //    the live, non-empty database. psql exits 0 (errors only on stderr), and the table
+    //    without a primary key silently holds every row twice.
+    let t = Instant::now();
+    let guide = exec_with_stdin(
+        &pg,
+        &["psql", "-U", "privexbot", "-d", "privexbot"],
+        &plain_dump.stdout,
+    );
+    times.push((
+        "guide's psql < backup.sql".into(),
+        t.elapsed().as_secs_f64(),
+    ));
+    let stderr = String::from_utf8_lossy(&guide.stderr);
+    assert_eq!(guide.status.code(), Some(0), "psql exits 0: {stderr}");
+    assert!(
+        stderr.contains("ERROR"),
+        "and yet it reported errors: {stderr}"
+    );
+    assert_eq!(
+        audit_rows(&stack).await,
+        2 * audit_start,
+        "the guide's rollback doubles audit_events"
+    );
+
+    for (what, secs) in &times {
+        eprintln!("  {what:<46} {secs:.1}s");
+    }
+    let project = stack.down();
+    assert!(support::leftovers(&project).is_empty());
+}
