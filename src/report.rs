@@ -59,7 +59,7 @@ impl Report {
             Phase::Stopped { outcome } => (
                 describe(outcome),
                 Some(outcome.clone()),
-                Some(next_for(outcome, &dir)),
+                Some(next_for(outcome, &dir, state.disaster_rollback)),
             ),
             Phase::Open => (
                 "interrupted without a clean stop (crash or kill)".to_string(),
@@ -270,10 +270,13 @@ pub fn describe(outcome: &RunOutcome) -> String {
     }
 }
 
-fn next_for(outcome: &RunOutcome, dir: &str) -> String {
+/// The command to run next. A disaster rollback that stopped must be retried as one: the fast
+/// path is refused once the old container is gone.
+fn next_for(outcome: &RunOutcome, dir: &str, disaster: bool) -> String {
+    let flag = if disaster { " --disaster" } else { "" };
     match outcome {
         RunOutcome::RollbackFailed { step } => format!(
-            "fix what made the undo of {step} fail (see above), then: cutover rollback --run {dir} --yes"
+            "fix what made the undo of {step} fail (see above), then: cutover rollback{flag} --run {dir} --yes"
         ),
         _ => format!(
             "cutover resume --run {dir} --yes   (continue)\n      cutover rollback --run {dir} --yes   (undo everything)"
