@@ -1,12 +1,15 @@
 //! The wizard on the real pgvector plan, in a real terminal (portable-pty + vt100, 120×40),
-//! against a seeded test-bed stack: sign the checklist (the name is asked once), start, pause
-//! while postgres is being recreated, see the NEW postgres container's startup lines in the log
-//! pane (the follower re-follows the recreated container under the same name), roll back from
-//! the paused run, and find the stack as it was: old image, no `vector`, compose file
-//! byte-identical, exit 1.
+//! against a seeded test-bed stack, the way an operator uses it: sign the checklist (the name
+//! is asked once), start, see the NEW postgres container's startup lines in the log pane (the
+//! follower re-follows the recreated container under the same name; the run is paused there
+//! for a moment and continued with the same key), let the upgrade finish, read the Result
+//! screen (done, downtime of database and app), press `R` there, confirm, and find the stack as
+//! it was: old image, no `vector`, compose file byte-identical, no qdrant container, the
+//! writers running, exit 1.
 //!
-//! Rollback is pressed during the run (paused), not after it ended: main's engine refuses to
-//! roll back a run that has finished (the `rollback` branch adds that).
+//! One stack and one run for all of it (2-core machines): the pause costs a few seconds, a
+//! second run would cost a minute or more. Rollback DURING a run is covered by the engine's
+//! tests (tests/engine_runner.rs, tests/rollback_kill.rs) and the reducer's.
 
 mod support;
 
@@ -116,15 +119,47 @@ fn running(text: &str, title: &str) -> bool {
         .any(|l| l.contains(title) && l.contains("running"))
 }
 
+/// `name image state` of every container of the project, sorted.
+fn containers(project: &str) -> Vec<String> {
+    let mut v: Vec<String> = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--format",
+        "{{.Names}} {{.Image}} {{.State}}",
+    ])
+    .lines()
+    .map(String::from)
+    .collect();
+    v.sort();
+    v
+}
+
+/// The value after `downtime: database ` on the screen, if it is a figure (not `-`).
+fn downtime(screen: &str) -> Option<String> {
+    let line = screen.lines().find(|l| l.contains("downtime: database"))?;
+    let rest = line.split("downtime: ").nth(1)?;
+    let rest = rest.trim_end_matches(|c: char| c == '│' || c.is_whitespace());
+    let db = rest.strip_prefix("database ")?.split(',').next()?;
+    let app = rest.split("app ").nth(1)?;
+    let figure = |v: &str| v.starts_with(|c: char| c.is_ascii_digit());
+    (figure(db) && figure(app)).then(|| rest.to_string())
+}
+
 #[test]
-fn pgvector_in_a_real_terminal_rolls_back_to_the_old_image() {
+fn pgvector_in_a_real_terminal_upgrades_then_rolls_back_from_the_result_screen() {
     let Some(_engine) = support::require_docker() else {
         return;
     };
+    let t0 = Instant::now();
     let stack = Stack::up_seeded(20);
+    let p = stack.project().to_string();
+    let world_before = containers(&p);
     let compose_before = std::fs::read(stack.compose_file()).unwrap();
     let pg = stack.container("postgres");
     let mut t = Term::start(stack.dir());
+    let stack_up = t0.elapsed();
 
     // Checklist: the pre-flight runs, then three items wait for a name.
     let first = t.wait_for("3 to sign", 60);
@@ -142,6 +177,7 @@ fn pgvector_in_a_real_terminal_rolls_back_to_the_old_image() {
     t.wait_for("ready to start", 10);
     t.keys("S");
     t.wait_for("Start the upgrade?", 10);
+    let started = Instant::now();
     t.keys("y");
 
     // Run: the log pane follows postgres from the discovery; pause while it is recreated.
@@ -151,7 +187,7 @@ fn pgvector_in_a_real_terminal_rolls_back_to_the_old_image() {
         running(s, "Recreate postgres") || running(s, "New postgres ready")
     });
     t.keys("p");
-    let paused = t.wait_for("PAUSED", 120);
+    t.wait_for("PAUSED", 120);
     // The follower saw the old container stop and now follows the new one, same name.
     // (Long lines wrap in the pane, so match a part that fits on one row.)
     let logs = t.until("the new postgres's startup lines", 60, |s| {
@@ -159,25 +195,65 @@ fn pgvector_in_a_real_terminal_rolls_back_to_the_old_image() {
             .nth(1)
             .is_some_and(|after| after.contains("system is ready to accept connections"))
     });
-    eprintln!("paused:\n{paused}\nlog pane:\n{logs}");
+    eprintln!("log pane after the recreate (paused):\n{logs}");
+    // The same key continues.
+    t.keys("p");
+    t.until("the run to continue", 10, |s| !s.contains("PAUSED"));
 
-    // Roll back from the paused run; the question names what will be undone.
+    // The upgrade ends done; the Result screen shows the downtime figures and offers R.
+    let result = t.until("the Result screen of a done run", 300, |s| {
+        s.contains("Result") && s.contains("R: roll back") && downtime(s).is_some()
+    });
+    let upgraded = started.elapsed();
+    eprintln!("Result screen (done):\n{result}");
+    assert!(
+        result.lines().any(|l| l.trim_matches(['│', ' ']) == "done"),
+        "{result}"
+    );
+    let figures = downtime(&result).unwrap();
+    let c = containers(&p);
+    assert!(
+        c.contains(&format!("{p}-postgres {AFTER} running")),
+        "upgraded: {c:?}"
+    );
+    assert!(
+        c.iter()
+            .any(|l| l.contains("qdrant") && l.ends_with("running")),
+        "upgraded: {c:?}"
+    );
+
+    // R on the Result screen: one question naming what is undone, then the rollback.
     t.keys("R");
-    let ask = t.wait_for("Roll back?", 10);
+    let ask = t.wait_for("Roll back the finished upgrade?", 10);
     assert!(ask.contains("Recreate postgres"), "{ask}");
-    assert!(ask.contains("Stop every writer"), "{ask}");
+    let rb0 = Instant::now();
     t.keys("y");
     let done = t.until("the rollback to end", 180, |s| {
         s.contains("rolled back") && !s.contains("ROLLING BACK") && s.contains("Result")
     });
+    let rolled_back = rb0.elapsed();
     eprintln!("after rollback:\n{done}");
+    assert!(done.contains("the stack is as it was before"), "{done}");
     t.keys("q");
     let status = t.child.wait().unwrap();
     assert_eq!(status.exit_code(), 1, "rolled back is exit 1");
 
-    // The stack is as it was.
+    // The stack is as it was: old image, writers running, no qdrant, no parked container.
     let image = docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]);
     assert_eq!(image, format!("{BEFORE} true"));
+    assert_eq!(
+        containers(&p),
+        world_before,
+        "the same containers as before"
+    );
+    assert_eq!(
+        world_before,
+        vec![
+            format!("{p}-backend cutover-testbed/app:latest running"),
+            format!("{p}-celery-worker cutover-testbed/app:latest running"),
+            format!("{p}-postgres {BEFORE} running"),
+        ]
+    );
     assert_eq!(std::fs::read(stack.compose_file()).unwrap(), compose_before);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let vector = rt.block_on(async {
@@ -189,5 +265,10 @@ fn pgvector_in_a_real_terminal_rolls_back_to_the_old_image() {
     assert!(
         vector.is_none(),
         "vector is not installed after the rollback"
+    );
+    eprintln!(
+        "timings: stack up {stack_up:.1?}, start → Result (done, downtime {figures}; includes the pause) \
+         {upgraded:.1?}, R → rolled back {rolled_back:.1?}, total {:.1?}",
+        t0.elapsed()
     );
 }

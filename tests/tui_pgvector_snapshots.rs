@@ -364,4 +364,20 @@ fn result_with_the_plans_figures_and_its_questions() {
     snap("pgvector_result_finalize_confirm", &s);
     feed(&mut s, [Msg::Cmd(Cmd::Dismiss), Msg::Cmd(Cmd::Rollback)]);
     snap("pgvector_result_rollback_confirm", &s);
+    // Rolled back from there: the figures are labelled as the undone run's, not the stack's.
+    feed(
+        &mut s,
+        [
+            Msg::Cmd(Cmd::Accept),
+            ev(
+                90,
+                EventKind::RunFinished {
+                    outcome: RunOutcome::RolledBack {
+                        reason: "the operator rolled back the finished upgrade".into(),
+                    },
+                },
+            ),
+        ],
+    );
+    snap("pgvector_result_rolled_back", &s);
 }

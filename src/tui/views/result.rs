@@ -33,12 +33,19 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
             let [left, right] =
                 Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
                     .areas(mid);
-            draw_tables(f, left, fig, theme);
-            draw_figures(f, right, fig, theme);
+            let undone = rolled_back(state);
+            draw_tables(f, left, fig, undone, theme);
+            draw_figures(f, right, fig, undone, theme);
         }
         None => draw_steps(f, mid, state, theme),
     }
     draw_where(f, bottom, state, theme);
+}
+
+/// The run ended rolled back: its figures describe what was undone, not the stack now (a
+/// "qdrant ready" or "backend healthy" under a plain title would read as the current state).
+fn rolled_back(state: &State) -> bool {
+    matches!(state.phase, Phase::Finished(RunOutcome::RolledBack { .. }))
 }
 
 /// What the operator can do next, as the keys that do it.
@@ -100,8 +107,12 @@ fn draw_head(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     );
 }
 
-fn draw_tables(f: &mut Frame, area: Rect, fig: &Figures, theme: &Theme) {
-    let block = Block::bordered().title(" Tables: rows before → after ");
+fn draw_tables(f: &mut Frame, area: Rect, fig: &Figures, undone: bool, theme: &Theme) {
+    let block = Block::bordered().title(if undone {
+        " Undone run: rows before → after "
+    } else {
+        " Tables: rows before → after "
+    });
     let tables = fig.tables();
     if tables.is_empty() {
         let p = Paragraph::new("no fingerprint taken (the run stopped before the backup)")
@@ -150,7 +161,7 @@ fn pair(name: &str, value: String, theme: &Theme) -> Line<'static> {
     ])
 }
 
-fn draw_figures(f: &mut Frame, area: Rect, fig: &Figures, theme: &Theme) {
+fn draw_figures(f: &mut Frame, area: Rect, fig: &Figures, undone: bool, theme: &Theme) {
     let u = &fig.facts;
     let ms = |v: Option<i64>| v.map_or("-".into(), |m| duration_ms(m.max(0) as u64));
     let mut l = vec![pair(
@@ -234,7 +245,11 @@ fn draw_figures(f: &mut Frame, area: Rect, fig: &Figures, theme: &Theme) {
             theme.bad(),
         ));
     }
-    let block = Block::bordered().title(" Figures (measured) ");
+    let block = Block::bordered().title(if undone {
+        " Figures of the undone run "
+    } else {
+        " Figures (measured) "
+    });
     f.render_widget(
         Paragraph::new(l).wrap(Wrap { trim: false }).block(block),
         area,
