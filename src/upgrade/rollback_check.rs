@@ -109,6 +109,20 @@ pub async fn check_data(env: &UpgradeEnv, cx: &StepContext) -> Result<RollbackCh
         .collect();
     check.compared = before.tables.len();
     check.data_checked_at = Some(Utc::now());
+    // Before the recreate, cutover never touched the database: the same server ran throughout,
+    // so a difference can only be a client's write during the window (such as a writer that
+    // came back, which the failing step has already named). Those rows are live data and are
+    // kept; report them rather than call the rollback failed and leave the writers stopped.
+    let recreated = cx
+        .output_of::<serde_json::Value>("recreate-postgres")
+        .is_some();
+    if !recreated && !disaster && !problems.is_empty() {
+        for p in problems.drain(..) {
+            check
+                .window_rows
+                .push(format!("{p}: written by a client during the window, kept"));
+        }
+    }
     if !problems.is_empty() {
         return Err(StepError {
             message: format!(
