@@ -106,7 +106,9 @@ impl ExecSession {
     }
 
     /// Waits for the command to end and returns its exit code. A stdin copy error is reported
-    /// only when the command itself succeeded (a command that exits early closes its stdin).
+    /// only when the command itself succeeded (a command that exits early closes its stdin),
+    /// and never a broken pipe then: a command that succeeded without reading all its input
+    /// stopped on purpose (`pg_restore --list` reads a custom dump's table of contents only).
     pub async fn wait(mut self) -> Result<i64> {
         while self.next_chunk().await.is_some() {}
         let stdin_result = match self.stdin_task.take() {
@@ -135,6 +137,7 @@ impl ExecSession {
         };
         if code == 0
             && let Err(e) = stdin_result
+            && e.kind() != std::io::ErrorKind::BrokenPipe
         {
             return Err(DockerError::Io {
                 context: format!("writing stdin of exec {}", self.id),
