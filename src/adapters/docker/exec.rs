@@ -109,12 +109,10 @@ impl ExecSession {
     /// only when the command itself succeeded (a command that exits early closes its stdin),
     /// and never a broken pipe then: a command that succeeded without reading all its input
     /// stopped on purpose (`pg_restore --list` reads a custom dump's table of contents only).
+    /// Once the command has ended, a stdin copy still in progress has no reader and is
+    /// aborted rather than awaited (awaiting it stalled `pg_restore --list` for 18 s).
     pub async fn wait(mut self) -> Result<i64> {
         while self.next_chunk().await.is_some() {}
-        let stdin_result = match self.stdin_task.take() {
-            Some(t) => t.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
-            None => Ok(0),
-        };
         let mut delay = Duration::from_millis(20);
         let code = loop {
             let info = self
@@ -134,6 +132,14 @@ impl ExecSession {
             }
             tokio::time::sleep(delay).await;
             delay *= 2;
+        };
+        let stdin_result = match self.stdin_task.take() {
+            Some(t) if t.is_finished() => t.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            Some(t) => {
+                t.abort();
+                Ok(0)
+            }
+            None => Ok(0),
         };
         if code == 0
             && let Err(e) = stdin_result
