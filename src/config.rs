@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::adapters::docker::PullPolicy;
 use crate::engine::redact::{REDACTED, is_secret_name};
 
 /// Environment variables that start with `CUTOVER_` but are not configuration keys.
@@ -39,6 +40,13 @@ pub struct Partial {
     pub run_dir: Option<PathBuf>,
     pub plan: Option<String>,
     pub auto_rollback: Option<bool>,
+    pub pull_policy: Option<String>,
+    pub extra_writer_services: Option<Vec<String>>,
+    pub migrations_dir: Option<PathBuf>,
+    pub collation_policy: Option<String>,
+    pub qdrant_ports: Option<String>,
+    pub ready_timeout_secs: Option<u64>,
+    pub stop_timeout_secs: Option<u64>,
 }
 
 const KEYS: &[&str] = &[
@@ -55,7 +63,21 @@ const KEYS: &[&str] = &[
     "run_dir",
     "plan",
     "auto_rollback",
+    "pull_policy",
+    "extra_writer_services",
+    "migrations_dir",
+    "collation_policy",
+    "qdrant_ports",
+    "ready_timeout_secs",
+    "stop_timeout_secs",
 ];
+
+/// Keys whose environment value is a comma-separated list.
+const LIST_KEYS: &[&str] = &["extra_writer_services"];
+/// Keys whose environment value is a whole number.
+const NUMBER_KEYS: &[&str] = &["ready_timeout_secs", "stop_timeout_secs"];
+/// Values of `collation_policy` (see [`Config::collation_policy`]).
+pub const COLLATION_POLICIES: &[&str] = &["auto", "check", "reindex-all", "skip"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
@@ -74,6 +96,25 @@ pub struct Config {
     pub run_dir: PathBuf,
     pub plan: String,
     pub auto_rollback: bool,
+    /// When to contact a registry for the target and qdrant images: `always`, `missing`
+    /// (default: never when the image is local) or `never` (offline machines).
+    pub pull_policy: PullPolicy,
+    /// Services stopped with the backend and worker because they hold database sessions
+    /// (default none). A session from a stack container not listed here stops the pre-flight.
+    pub extra_writer_services: Vec<String>,
+    /// Up/down migration pairs to apply instead of the ones built into cutover (default: built in).
+    pub migrations_dir: Option<PathBuf>,
+    /// What the collation step does after the image change: `auto` (default: amcheck every
+    /// collatable btree index; REINDEX all of them when the C library changed, else only the
+    /// broken ones), `check` (amcheck, REINDEX only broken ones), `reindex-all`, `skip`.
+    pub collation_policy: String,
+    /// Host ports for qdrant: `auto` (default: 6333/6334 on loopback if free, else unpublished),
+    /// `none` (reachable only on the stack's network), or `HOST:CONTAINER,...`.
+    pub qdrant_ports: String,
+    /// How long postgres, qdrant and the backend may take to become ready (default 120 s).
+    pub ready_timeout_secs: u64,
+    /// Grace period given to a container on stop before it is killed (default 30 s).
+    pub stop_timeout_secs: u64,
     /// Where each key's value came from, for `config --print`.
     #[serde(skip)]
     pub sources: BTreeMap<&'static str, String>,
@@ -208,6 +249,24 @@ fn parse_env(env: &BTreeMap<String, String>) -> Result<Partial, ConfigError> {
                     )));
                 }
             }
+        } else if LIST_KEYS.contains(&key.as_str()) {
+            toml::Value::Array(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.to_string()))
+                    .collect(),
+            )
+        } else if NUMBER_KEYS.contains(&key.as_str()) {
+            match value.trim().parse::<i64>() {
+                Ok(n) => toml::Value::Integer(n),
+                Err(_) => {
+                    return Err(ConfigError(format!(
+                        "environment variable {name}: bad value for key `{key}`: expected a whole number of seconds"
+                    )));
+                }
+            }
         } else {
             toml::Value::String(value.clone())
         };
@@ -245,7 +304,14 @@ fn merge(
         qdrant_image,
         run_dir,
         plan,
-        auto_rollback
+        auto_rollback,
+        pull_policy,
+        extra_writer_services,
+        migrations_dir,
+        collation_policy,
+        qdrant_ports,
+        ready_timeout_secs,
+        stop_timeout_secs
     );
 }
 
@@ -266,25 +332,80 @@ fn resolve(
         )));
     }
     let stack_dir = compose_file.parent().unwrap_or(cwd).to_path_buf();
-    let project = match (p.project, env.get("COMPOSE_PROJECT_NAME")) {
-        (Some(p), _) => p,
-        (None, Some(name)) => {
+    // Compose reads COMPOSE_PROJECT_NAME from the `.env` beside the file too; so must we, or
+    // discovery would look for the wrong project's containers.
+    let dotenv_project = crate::adapters::compose::read_dotenv(&stack_dir.join(".env"))
+        .ok()
+        .and_then(|m| m.get("COMPOSE_PROJECT_NAME").cloned())
+        .filter(|n| !n.is_empty());
+    let project = match (p.project, env.get("COMPOSE_PROJECT_NAME"), dotenv_project) {
+        (Some(p), _, _) => p,
+        (None, Some(name), _) => {
             sources.insert("project", "COMPOSE_PROJECT_NAME".into());
             name.clone()
         }
-        (None, None) => {
+        (None, None, Some(name)) => {
+            sources.insert("project", "COMPOSE_PROJECT_NAME in .env".into());
+            name
+        }
+        (None, None, None) => {
             sources.insert("project", "compose file directory".into());
             normalize_project(&stack_dir)
         }
     };
+    let pull_policy = match p.pull_policy.as_deref() {
+        None => PullPolicy::Missing,
+        Some(v) => v
+            .parse()
+            .map_err(|e: String| bad_key("pull_policy", &sources, &e))?,
+    };
+    let collation_policy = p.collation_policy.unwrap_or_else(|| "auto".into());
+    if !COLLATION_POLICIES.contains(&collation_policy.as_str()) {
+        return Err(bad_key(
+            "collation_policy",
+            &sources,
+            &format!(
+                "{collation_policy:?} is not one of {}",
+                COLLATION_POLICIES.join(", ")
+            ),
+        ));
+    }
+    let qdrant_ports = p.qdrant_ports.unwrap_or_else(|| "auto".into());
+    parse_qdrant_ports(&qdrant_ports).map_err(|e| bad_key("qdrant_ports", &sources, &e))?;
+    let postgres_service = p.postgres_service.unwrap_or_else(|| "postgres".into());
+    let extra_writer_services = p.extra_writer_services.unwrap_or_default();
+    if let Some(bad) = extra_writer_services
+        .iter()
+        .find(|s| s.trim().is_empty() || **s == postgres_service)
+    {
+        return Err(bad_key(
+            "extra_writer_services",
+            &sources,
+            &format!("{bad:?} cannot be a writer service (empty, or the database itself)"),
+        ));
+    }
+    let timeout = |key: &'static str, v: Option<u64>, default: u64| match v {
+        Some(0) => Err(bad_key(key, &sources, "must be at least 1 second")),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    };
+    let ready_timeout_secs = timeout("ready_timeout_secs", p.ready_timeout_secs, 120)?;
+    let stop_timeout_secs = timeout("stop_timeout_secs", p.stop_timeout_secs, 30)?;
     Ok(Config {
+        pull_policy,
+        extra_writer_services,
+        migrations_dir: p.migrations_dir.map(|d| cwd.join(d)),
+        collation_policy,
+        qdrant_ports,
+        ready_timeout_secs,
+        stop_timeout_secs,
         run_dir: p
             .run_dir
             .map(|d| cwd.join(d))
             .unwrap_or_else(|| stack_dir.join(".cutover").join("runs")),
         compose_file,
         project,
-        postgres_service: p.postgres_service.unwrap_or_else(|| "postgres".into()),
+        postgres_service,
         backend_service: p.backend_service.unwrap_or_else(|| "backend".into()),
         worker_service: p.worker_service.unwrap_or_else(|| "celery-worker".into()),
         database: p.database.unwrap_or_else(|| "privexbot".into()),
@@ -300,6 +421,43 @@ fn resolve(
         auto_rollback: p.auto_rollback.unwrap_or(true),
         sources,
     })
+}
+
+fn bad_key(key: &'static str, sources: &BTreeMap<&'static str, String>, why: &str) -> ConfigError {
+    let from = sources.get(key).map_or("default", String::as_str);
+    ConfigError(format!("bad value for key `{key}` (from {from}): {why}"))
+}
+
+/// `auto` → None (decided against the host's free ports when the plan is built); `none` → no
+/// ports; `H:C,H:C` → those mappings.
+pub fn parse_qdrant_ports(
+    spec: &str,
+) -> Result<Option<Vec<crate::adapters::compose::PortMapping>>, String> {
+    match spec.trim() {
+        "auto" => return Ok(None),
+        "none" => return Ok(Some(Vec::new())),
+        _ => {}
+    }
+    spec.split(',')
+        .map(|m| {
+            let (h, c) = m
+                .trim()
+                .split_once(':')
+                .ok_or(format!("{m:?}: expected HOST:CONTAINER (or auto, none)"))?;
+            let port = |v: &str| {
+                v.trim()
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or(format!("{m:?}: {v:?} is not a port number"))
+            };
+            Ok(crate::adapters::compose::PortMapping {
+                host: port(h)?,
+                container: port(c)?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map(Some)
 }
 
 fn find_compose_file(

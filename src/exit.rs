@@ -1,7 +1,7 @@
 //! Exit codes: the contract with scripts and with the operator's runbook.
 //!
-//! 0 done; 1 failed and rolled back (the stack is as it was); 2 usage or config error (nothing
-//! changed); 3 failed or stopped and not rolled back (operator action needed).
+//! 0 done; 1 failed and rolled back (the stack is as it was); 2 usage or config error, or a
+//! pre-flight check refused (nothing changed); 3 failed or stopped and not rolled back (operator action needed).
 
 use std::process::ExitCode;
 
@@ -19,15 +19,16 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  done
   1  failed and rolled back (the stack is as it was before)
-  2  usage or configuration error (nothing changed)
+  2  usage or configuration error, or a pre-flight check refused (nothing changed)
   3  failed or stopped and not rolled back (operator action needed: see `cutover status`)";
 
 impl Exit {
     pub fn of(outcome: &RunOutcome) -> Self {
         match outcome {
             RunOutcome::Done => Exit::Done,
-            // Nothing had changed when a pre-flight check failed: the stack is as it was.
-            RunOutcome::RolledBack { .. } | RunOutcome::PreflightFailed { .. } => Exit::RolledBack,
+            RunOutcome::RolledBack { .. } => Exit::RolledBack,
+            // A refused pre-flight changed nothing, like a usage error: nothing to roll back.
+            RunOutcome::PreflightFailed { .. } => Exit::Usage,
             RunOutcome::FailedNotRolledBack { .. }
             | RunOutcome::RollbackFailed { .. }
             | RunOutcome::Interrupted { .. } => Exit::OperatorAction,

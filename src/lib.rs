@@ -15,3 +15,4 @@ pub mod headless;
 pub mod plans;
 pub mod report;
 pub mod tui;
+pub mod upgrade;

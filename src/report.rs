@@ -25,6 +25,10 @@ pub struct Report {
     pub uncertain: Vec<String>,
     pub torn_journal_tail: bool,
     pub next: Option<String>,
+    /// The pgvector upgrade's figures (downtime, backup, fingerprints, ...); absent for
+    /// other plans.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<crate::upgrade::report::UpgradeFacts>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,6 +113,8 @@ impl Report {
             uncertain: state.uncertain().into_iter().map(String::from).collect(),
             torn_journal_tail: state.torn_tail.is_some(),
             next,
+            upgrade: (state.plan == crate::upgrade::plan::PLAN_NAME)
+                .then(|| crate::upgrade::report::UpgradeFacts::from_state(state)),
         }
     }
 
@@ -148,6 +154,11 @@ impl Report {
                 dur,
                 st.result
             );
+        }
+        if let Some(u) = &self.upgrade {
+            for line in u.summary_lines() {
+                let _ = writeln!(s, "  {line}");
+            }
         }
         if self.torn_journal_tail {
             let _ = writeln!(
@@ -198,6 +209,9 @@ impl Report {
                 ms(st.duration_ms),
                 ms(st.undo_duration_ms)
             );
+        }
+        if let Some(u) = &self.upgrade {
+            s.push_str(&u.markdown());
         }
         if let Some(next) = &self.next {
             let _ = writeln!(s, "\n## Next\n\n```\n{next}\n```");

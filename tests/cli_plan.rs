@@ -36,14 +36,18 @@ fn plan_prints_every_step_and_what_it_touches() {
 }
 
 #[test]
-fn the_real_plan_says_it_is_not_implemented_yet_and_exits_2() {
+fn the_real_plan_refuses_a_compose_file_without_postgres_and_exits_2() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("compose.yaml"), "services: {}\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
         .arg("plan")
         .current_dir(tmp.path())
+        .env_remove("COMPOSE_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has no service \"postgres\""), "{err}");
+    assert!(err.contains("set postgres_service"), "{err}");
 }

@@ -84,6 +84,20 @@ fn dispatch(cli: &Cli, cmd: &Cmd) -> Result<Exit, Usage> {
             }
             Ok(Exit::Done)
         }
+        Cmd::Finalize(args) => {
+            if !args.yes {
+                return Err(Usage(
+                    "`cutover finalize` removes the old database container for good: pass --yes to confirm".into(),
+                ));
+            }
+            let dir = runs::select(&config.run_dir, args.select.run.as_deref())?;
+            let lock = StackLock::acquire(&config.lock_path(), &dir, args.break_stale_lock)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let said = rt.block_on(crate::upgrade::finalize::finalize(&dir))?;
+            drop(lock);
+            println!("{said}");
+            Ok(Exit::Done)
+        }
         Cmd::Run(args) => run(cli, &config, args, false),
         Cmd::Resume(args) => run(cli, &config, args, true),
         Cmd::Rollback(args) => {

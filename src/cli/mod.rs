@@ -49,6 +49,15 @@ pub struct Global {
     /// One JSON object per event instead of lines (headless).
     #[arg(long, global = true)]
     pub json: bool,
+    /// The PostgreSQL image to move to (default pgvector/pgvector:pg16).
+    #[arg(long, global = true, value_name = "IMAGE")]
+    pub target_image: Option<String>,
+    /// The Qdrant image for the new qdrant service (default qdrant/qdrant:latest).
+    #[arg(long, global = true, value_name = "IMAGE")]
+    pub qdrant_image: Option<String>,
+    /// When to contact a registry: always, missing (default) or never.
+    #[arg(long = "pull", global = true, value_name = "POLICY")]
+    pub pull_policy: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +76,9 @@ pub enum Cmd {
     Report(ReportArgs),
     /// Show the effective configuration.
     Config(ConfigArgs),
+    /// After a successful upgrade: remove the old database container kept for a fast rollback.
+    /// Refuses unless the run ended done. After this, rollback needs the backup.
+    Finalize(RollbackArgs),
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +138,9 @@ impl Global {
             project: self.project.clone(),
             run_dir: self.run_dir.clone(),
             plan: self.plan.clone(),
+            target_image: self.target_image.clone(),
+            qdrant_image: self.qdrant_image.clone(),
+            pull_policy: self.pull_policy.clone(),
             auto_rollback: no_auto_rollback.then_some(false),
             ..Partial::default()
         }

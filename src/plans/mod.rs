@@ -29,7 +29,7 @@ pub const REGISTRY: &[PlanEntry] = &[
     PlanEntry {
         name: "pgvector",
         hidden: false,
-        build: pgvector_pending,
+        build: pgvector,
     },
     PlanEntry {
         name: "scripted",
@@ -54,7 +54,10 @@ pub fn build(config: &Config) -> Result<Plan, PlanError> {
     (entry.build)(config)
 }
 
-/// Stands in until the pgvector upgrade steps (`src/upgrade/`) land.
-fn pgvector_pending(_: &Config) -> Result<Plan, PlanError> {
-    Err(PlanError::NotImplemented("pgvector".into()))
+/// The built-in upgrade (`src/upgrade/`).
+fn pgvector(config: &Config) -> Result<Plan, PlanError> {
+    crate::upgrade::build(config).map_err(|source| PlanError::Build {
+        name: "pgvector".into(),
+        source,
+    })
 }

@@ -1,0 +1,190 @@
+//! The upgrade's shared environment: the configuration the steps need, the facts read from the
+//! compose file when the plan was built, and one lazily connected Docker client.
+//!
+//! Invariants:
+//! - Building it needs no Docker: `cutover plan` works on a machine with no engine.
+//! - It holds no secret beyond `db_password` from the configuration, which is never serialized
+//!   or logged; database credentials are otherwise re-read from the container at each use.
+//! - Every endpoint comes from the engine (published port, else the container's address on its
+//!   network), never a guessed localhost.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::sync::OnceCell;
+use tokio_postgres::Client;
+
+use super::facts::StackFacts;
+use crate::adapters::backup;
+use crate::adapters::compose::PortMapping;
+use crate::adapters::docker::{DockerClient, PullPolicy};
+use crate::adapters::postgres::{self, PgCredentials, PgTarget};
+use crate::config::Config;
+
+pub struct UpgradeEnv {
+    pub project: String,
+    pub compose_file: PathBuf,
+    pub stack_dir: PathBuf,
+    pub postgres_service: String,
+    pub backend_service: String,
+    pub worker_service: String,
+    pub extra_writers: Vec<String>,
+    pub target_image: String,
+    pub qdrant_image: String,
+    pub pull: PullPolicy,
+    pub migrations_dir: Option<PathBuf>,
+    pub collation_policy: String,
+    pub qdrant_ports: Vec<PortMapping>,
+    pub ready_timeout: Duration,
+    pub stop_timeout: Duration,
+    pub facts: StackFacts,
+    db_password: Option<String>,
+    docker: OnceCell<DockerClient>,
+}
+
+impl UpgradeEnv {
+    pub fn new(config: &Config, facts: StackFacts, qdrant_ports: Vec<PortMapping>) -> Self {
+        UpgradeEnv {
+            project: config.project.clone(),
+            compose_file: config.compose_file.clone(),
+            stack_dir: config.stack_dir().to_path_buf(),
+            postgres_service: config.postgres_service.clone(),
+            backend_service: config.backend_service.clone(),
+            worker_service: config.worker_service.clone(),
+            extra_writers: config.extra_writer_services.clone(),
+            target_image: config.target_image.clone(),
+            qdrant_image: config.qdrant_image.clone(),
+            pull: config.pull_policy,
+            migrations_dir: config.migrations_dir.clone(),
+            collation_policy: config.collation_policy.clone(),
+            qdrant_ports,
+            ready_timeout: Duration::from_secs(config.ready_timeout_secs),
+            stop_timeout: Duration::from_secs(config.stop_timeout_secs),
+            facts,
+            db_password: config.db_password.clone(),
+            docker: OnceCell::new(),
+        }
+    }
+
+    /// The writer services in stop order: backend first (users see maintenance at once), then
+    /// the worker, then the configured extras.
+    pub fn writer_services(&self) -> Vec<String> {
+        let mut v = vec![self.backend_service.clone(), self.worker_service.clone()];
+        v.extend(self.extra_writers.iter().cloned());
+        v
+    }
+
+    /// The engine, connected on first use (API version negotiated, pinged).
+    pub async fn docker(&self) -> Result<&DockerClient> {
+        self.docker
+            .get_or_try_init(|| async { DockerClient::connect().await })
+            .await
+            .context("connecting to the Docker engine")
+    }
+
+    /// The container currently holding `service`'s name in this project, if any.
+    pub async fn service_container(&self, service: &str) -> Result<Option<String>> {
+        let found = self
+            .docker()
+            .await?
+            .find_service(&self.project, service)
+            .await
+            .with_context(|| {
+                format!("looking for service {service} of project {}", self.project)
+            })?;
+        Ok(found.into_iter().next().map(|c| c.name))
+    }
+
+    /// The postgres container's name (it keeps its name across the recreate).
+    pub async fn postgres_container(&self) -> Result<String> {
+        match self.service_container(&self.postgres_service).await? {
+            Some(n) => Ok(n),
+            None => bail!(
+                "no container of service {} in project {}: is the stack up, and are \
+                 `project`/`postgres_service` right (see `cutover config --print`)?",
+                self.postgres_service,
+                self.project
+            ),
+        }
+    }
+
+    /// Credentials as the container was started with them; `db_password` from the
+    /// configuration wins when set (for images that read a password file).
+    pub async fn credentials(&self, container: &str) -> Result<PgCredentials> {
+        let c = self.docker().await?.inspect(container).await?;
+        let env = c.config.and_then(|c| c.env).unwrap_or_default();
+        let mut creds = PgCredentials::from_env_list(&env);
+        if self.db_password.is_some() {
+            creds.password = self.db_password.clone();
+        }
+        if creds.password.is_none() {
+            bail!(
+                "no database password for {container}: it uses {} inside the container; set \
+                 db_password in cutover.toml or CUTOVER_DB_PASSWORD",
+                creds
+                    .password_file
+                    .as_deref()
+                    .unwrap_or("no POSTGRES_PASSWORD")
+            );
+        }
+        Ok(creds)
+    }
+
+    /// Where the database can be reached from here, with credentials.
+    pub async fn pg_target(&self) -> Result<PgTarget> {
+        let container = self.postgres_container().await?;
+        let ep = self
+            .docker()
+            .await?
+            .resolve_endpoint(&container, 5432)
+            .await?;
+        let creds = self.credentials(&container).await?;
+        Ok(PgTarget::new(
+            ep.addr.ip().to_string(),
+            ep.addr.port(),
+            creds,
+        ))
+    }
+
+    pub async fn connect(&self) -> Result<Client> {
+        let target = self.pg_target().await?;
+        Ok(postgres::connect(&target).await?)
+    }
+
+    /// The target for `pg_dump`/`pg_restore` run inside the postgres container.
+    pub async fn backup_target(&self) -> Result<backup::PgTarget> {
+        let container = self.postgres_container().await?;
+        let creds = self.credentials(&container).await?;
+        Ok(backup::PgTarget {
+            container,
+            user: creds.user,
+            database: creds.database,
+            password: creds.password,
+        })
+    }
+
+    /// Address → container name, for every container of the project on any network, so a
+    /// `pg_stat_activity` client address can be named.
+    pub async fn address_book(&self) -> Result<HashMap<IpAddr, String>> {
+        let docker = self.docker().await?;
+        let mut book = HashMap::new();
+        for c in docker.find_stack(&self.project).await? {
+            let Some(inspect) = docker.try_inspect(&c.id).await? else {
+                continue;
+            };
+            let nets = inspect
+                .network_settings
+                .and_then(|n| n.networks)
+                .unwrap_or_default();
+            for (_, ep) in nets {
+                if let Some(ip) = ep.ip_address.and_then(|a| a.parse().ok()) {
+                    book.insert(ip, c.name.clone());
+                }
+            }
+        }
+        Ok(book)
+    }
+}

@@ -1,0 +1,130 @@
+//! Check `backend-healthy`: the backend answers `/health` with `"status":"healthy"` (which
+//! the backend gives only after a real query) at the address the engine reports. Application
+//! downtime ends here. Then a last fingerprint: with the writers running, tables they write
+//! have grown, which is reported as rows added since, not as a failure (`verify-data` already
+//! proved equality while everything was still).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::backup::{BackupOutput, SCHEMA};
+use super::stop_writers::StopOutput;
+use super::{earlier, meta, now};
+use crate::adapters::fingerprint;
+use crate::adapters::http::HttpClient;
+use crate::engine::{Finish, Step, StepContext, StepError};
+use crate::upgrade::env::UpgradeEnv;
+
+const BACKEND_PORT: u16 = 8000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthyOutput {
+    pub url: Option<String>,
+    pub healthy_at: Option<DateTime<Utc>>,
+    pub app_downtime_ms: Option<i64>,
+    /// `table: N rows added since the writers restarted`, per table that grew.
+    pub rows_since: Vec<String>,
+}
+
+pub struct BackendHealthy {
+    pub env: Arc<UpgradeEnv>,
+}
+
+#[async_trait]
+impl Step for BackendHealthy {
+    meta!(
+        "backend-healthy",
+        "Backend healthy again; rows added since",
+        Check
+    );
+
+    fn touches(&self) -> Vec<String> {
+        let b = self
+            .env
+            .facts
+            .writers
+            .iter()
+            .find(|w| w.service == self.env.backend_service)
+            .map_or("no backend in the compose file".to_string(), |w| {
+                format!("GET /health on {} port {BACKEND_PORT}", w.container)
+            });
+        vec![b]
+    }
+
+    fn timeout(&self) -> Duration {
+        self.env.ready_timeout + Duration::from_secs(60)
+    }
+
+    async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
+        let s: StopOutput = earlier(cx, "stop-writers")?;
+        let mut out = HealthyOutput {
+            url: None,
+            healthy_at: None,
+            app_downtime_ms: None,
+            rows_since: Vec::new(),
+        };
+        let skipped = match &s.backend {
+            None => Some("no backend container"),
+            Some(b) if !s.stopped.contains(b) => Some("the backend was not running before"),
+            Some(_) => None,
+        };
+        if let (None, Some(backend)) = (skipped, &s.backend) {
+            let docker = self.env.docker().await?;
+            let ep = docker
+                .resolve_endpoint(backend, BACKEND_PORT)
+                .await
+                .context("finding the backend's address")?;
+            let base = ep.http_base();
+            let http = HttpClient::new(Duration::from_secs(3));
+            let t = Instant::now();
+            loop {
+                match http.backend_health(&base).await {
+                    Ok(_) => break,
+                    Err(e) if t.elapsed() > self.env.ready_timeout => {
+                        return Err(StepError::new(format!(
+                            "the backend is not healthy after {}s: {e}",
+                            self.env.ready_timeout.as_secs()
+                        )));
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+            let at = now();
+            out.app_downtime_ms = Some((at - s.stop_issued_at).num_milliseconds());
+            out.healthy_at = Some(at);
+            out.url = Some(format!("{base}/health"));
+            cx.log(format!(
+                "{base}/health healthy; application downtime {:.1}s",
+                out.app_downtime_ms.unwrap_or(0) as f64 / 1000.0
+            ));
+        }
+        let b: BackupOutput = earlier(cx, "backup")?;
+        let client = self.env.connect().await?;
+        let now_fp = fingerprint::fingerprint(&client, SCHEMA)
+            .await
+            .context("fingerprinting after the restart")?;
+        for (name, before) in &b.fingerprint_before.tables {
+            if let Some(after) = now_fp.tables.get(name)
+                && after.rows != before.rows
+            {
+                out.rows_since.push(format!(
+                    "{name}: {:+} rows since the writers restarted",
+                    after.rows - before.rows
+                ));
+            }
+        }
+        for r in &out.rows_since {
+            cx.log(r.clone());
+        }
+        cx.save_output(&out)?;
+        Ok(match skipped {
+            Some(why) => Finish::Skipped(format!("{why}: no application health to wait for")),
+            None => Finish::Ok,
+        })
+    }
+}

@@ -1,0 +1,144 @@
+//! Action `backup`: with every writer stopped, take the "before" fingerprint of every table and
+//! the final dump (custom format, exec'd with no TTY, streamed to a 0600 file in the run
+//! directory), verified by size, sha256 and `pg_restore --list`.
+//!
+//! The fingerprint is taken here, with the backup, because this is the last moment the data is
+//! known to be still and pre-upgrade: `verify-data` compares against it before the writers
+//! start again. Undo keeps the file: a backup is never deleted.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::meta;
+use crate::adapters::backup::{self, BackupRecord};
+use crate::adapters::fingerprint::{self, Fingerprint};
+use crate::engine::{Finish, Step, StepContext, StepError};
+use crate::upgrade::env::UpgradeEnv;
+
+pub const SCHEMA: &str = "public";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupOutput {
+    pub fingerprint_before: Fingerprint,
+    pub file_name: String,
+    /// Set once the dump is complete and verified.
+    pub record: Option<BackupRecord>,
+}
+
+pub struct Backup {
+    pub env: Arc<UpgradeEnv>,
+}
+
+#[async_trait]
+impl Step for Backup {
+    meta!(
+        "backup",
+        "Final backup (writers stopped), verified; fingerprint before",
+        Action
+    );
+
+    fn touches(&self) -> Vec<String> {
+        vec![
+            format!(
+                "{}: pg_dump -Fc into <run dir>/{}-<time>.dump",
+                self.env.facts.postgres.container, self.env.project
+            ),
+            format!("every table of schema {SCHEMA}: row count and checksum"),
+        ]
+    }
+
+    fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(3600)
+    }
+
+    async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
+        let docker = self.env.docker().await?;
+        let target = self.env.backup_target().await?;
+        if let Some(BackupOutput {
+            record: Some(r),
+            fingerprint_before,
+            ..
+        }) = cx.output::<BackupOutput>()
+            && r.path.is_file()
+        {
+            // A resumed run: the journaled dump must still be the same complete file.
+            let sha = backup::sha256_file(&r.path).context("re-reading the backup")?;
+            if sha == r.sha256 {
+                let tables = table_names(&fingerprint_before);
+                backup::verify(docker, &target, &r.path, &refs(&tables))
+                    .await
+                    .context("verifying the existing backup")?;
+                cx.log(format!(
+                    "backup {} already taken and verified",
+                    r.path.display()
+                ));
+                return Ok(Finish::Ok);
+            }
+        }
+        let client = self.env.connect().await?;
+        let fp = fingerprint::fingerprint(&client, SCHEMA)
+            .await
+            .context("fingerprinting the tables before the upgrade")?;
+        drop(client);
+        cx.log(format!("fingerprint of {} tables taken", fp.tables.len()));
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let mut file_name = format!("{}-{stamp}.dump", self.env.project);
+        let mut n = 1;
+        while cx.run_dir().join(&file_name).exists() {
+            n += 1;
+            file_name = format!("{}-{stamp}-{n}.dump", self.env.project);
+        }
+        let mut out = BackupOutput {
+            fingerprint_before: fp,
+            file_name: file_name.clone(),
+            record: None,
+        };
+        cx.save_output(&out)?;
+        let tables = table_names(&out.fingerprint_before);
+        let record = backup::dump(
+            docker,
+            &target,
+            cx.run_dir(),
+            &file_name,
+            &refs(&tables),
+            |bytes| cx.progress(bytes, None, "bytes"),
+        )
+        .await
+        .context("taking the backup")?;
+        cx.log(format!(
+            "{}: {} bytes, sha256 {}, {} TOC entries",
+            record.path.display(),
+            record.bytes,
+            record.sha256,
+            record.toc_entries
+        ));
+        out.record = Some(record);
+        cx.save_output(&out)?;
+        Ok(Finish::Ok)
+    }
+
+    async fn undo(&self, cx: &StepContext) -> Result<(), StepError> {
+        if let Some(BackupOutput {
+            record: Some(r), ..
+        }) = cx.output::<BackupOutput>()
+        {
+            cx.log(format!(
+                "backup kept: {} (sha256 {})",
+                r.path.display(),
+                r.sha256
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn table_names(fp: &Fingerprint) -> Vec<String> {
+    fp.tables.keys().map(|t| format!("{SCHEMA}.{t}")).collect()
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}

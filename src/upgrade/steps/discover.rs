@@ -1,0 +1,154 @@
+//! Check `discover`: find the stack's containers by their Compose labels (never by name, which
+//! differs between Compose v1 and v2). Postgres must be there; a writer service that is absent
+//! (privexbot's celery-worker is often commented out) is reported and skipped, not an error.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::meta;
+use crate::adapters::docker::ServiceContainer;
+use crate::engine::{Finish, Step, StepContext, StepError};
+use crate::upgrade::env::UpgradeEnv;
+
+/// One service's container as found on the engine.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Found {
+    pub service: String,
+    pub container: String,
+    pub id: String,
+    pub image: String,
+    pub image_id: String,
+    pub running: bool,
+}
+
+impl From<&ServiceContainer> for Found {
+    fn from(c: &ServiceContainer) -> Self {
+        Found {
+            service: c.service.clone(),
+            container: c.name.clone(),
+            id: c.id.clone(),
+            image: c.image.clone(),
+            image_id: c.image_id.clone(),
+            running: c.is_running(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Discovery {
+    pub postgres: Found,
+    /// Writer services that have a container, in stop order.
+    pub writers: Vec<Found>,
+    /// Writer services with no container: skipped by every later step.
+    pub absent: Vec<String>,
+    /// The engine network postgres is on (qdrant joins it).
+    pub network: Option<String>,
+    /// postgres's restart policy (qdrant gets the same).
+    pub restart: Option<String>,
+    /// `com.docker.compose.version` of postgres, written on the qdrant container.
+    pub compose_version: String,
+    pub qdrant: Option<Found>,
+}
+
+pub struct Discover {
+    pub env: Arc<UpgradeEnv>,
+}
+
+#[async_trait]
+impl Step for Discover {
+    meta!(
+        "discover",
+        "Stack discovered; services present or reported absent",
+        Check
+    );
+
+    fn touches(&self) -> Vec<String> {
+        let mut t = vec![format!(
+            "containers labelled com.docker.compose.project={}",
+            self.env.project
+        )];
+        for w in &self.env.facts.absent_writers {
+            t.push(format!("{w}: not in the compose file, will be skipped"));
+        }
+        t
+    }
+
+    async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
+        let env = &self.env;
+        let docker = env.docker().await?;
+        let all = docker
+            .find_stack(&env.project)
+            .await
+            .context("listing the stack's containers")?;
+        let of = |svc: &str| all.iter().find(|c| c.service == svc);
+        let Some(pg) = of(&env.postgres_service) else {
+            return Err(StepError::new(format!(
+                "project {} has no {} container: is the stack up (`docker compose ps`), and are \
+                 `project` and `postgres_service` right (`cutover config --print`)?",
+                env.project, env.postgres_service
+            )));
+        };
+        if !pg.is_running() {
+            return Err(StepError::new(format!(
+                "{} is {}, not running: start the stack as it is before upgrading",
+                pg.name, pg.state
+            )));
+        }
+        let mut writers = Vec::new();
+        let mut absent = Vec::new();
+        for svc in env.writer_services() {
+            match of(&svc) {
+                Some(c) => {
+                    cx.log(format!("{svc}: {} ({}, {})", c.name, c.image, c.state));
+                    writers.push(Found::from(c));
+                }
+                None => {
+                    cx.log(format!("{svc}: no container: skipped"));
+                    absent.push(svc);
+                }
+            }
+        }
+        let inspect = docker
+            .inspect(&pg.id)
+            .await
+            .context("inspecting postgres")?;
+        let network = inspect
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref())
+            .and_then(|n| n.keys().min().cloned());
+        let restart = inspect
+            .host_config
+            .as_ref()
+            .and_then(|h| h.restart_policy.as_ref())
+            .and_then(|r| r.name)
+            .map(|n| n.to_string())
+            .filter(|n| !n.is_empty());
+        let out = Discovery {
+            postgres: Found::from(pg),
+            writers,
+            absent: absent.clone(),
+            network,
+            restart,
+            compose_version: pg
+                .labels
+                .get("com.docker.compose.version")
+                .cloned()
+                .unwrap_or_else(|| "2".into()),
+            qdrant: of("qdrant").map(Found::from),
+        };
+        cx.log(format!("postgres: {} ({})", pg.name, pg.image));
+        cx.save_output(&out)?;
+        if absent.is_empty() {
+            Ok(Finish::Ok)
+        } else {
+            Ok(Finish::Warning(format!(
+                "no container for {}: skipped (commented out in the compose file?)",
+                absent.join(", ")
+            )))
+        }
+    }
+}

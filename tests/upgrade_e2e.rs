@@ -1,0 +1,469 @@
+//! The pgvector upgrade end to end: the real `cutover` binary against real test-bed stacks.
+//!
+//! Two stacks in all (each bring-up costs seconds on a small machine), each test asserting
+//! many things:
+//! - `a_seeded_stack_is_upgraded`: `plan` lists exactly the steps `run --json` then runs; the
+//!   run upgrades postgres in place, installs `vector`, starts a ready qdrant, creates the three
+//!   tables, keeps every pre-existing table's fingerprint, keeps the worker's sequence gapless,
+//!   edits the compose file with its comments kept (and the Compose tool accepts it), and
+//!   writes the figures in the report.
+//! - `another_major_is_refused_and_an_absent_worker_is_skipped`: a target image of another
+//!   major exits 2 with nothing stopped; a failing migration rolls the whole window back
+//!   (exit 1, old postgres, compose file byte-identical, no qdrant, writers running); then,
+//!   with the worker commented out of the same stack, the upgrade reports it skipped and succeeds.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use cutover::adapters::fingerprint::fingerprint;
+use cutover::adapters::http::HttpClient;
+use serde_json::Value;
+use support::{Stack, docker, wait_for};
+
+const AFTER: &str = "cutover-testbed/postgres-after:latest";
+const QDRANT: &str = "cutover-testbed/qdrant-standin:latest";
+const SIGN: [&str; 6] = [
+    "--sign-off",
+    "staging-tested=Ann Example",
+    "--sign-off",
+    "team-informed=Bo Example",
+    "--sign-off",
+    "window-agreed=Cy Example",
+];
+
+/// Runs the binary in `dir` with the test images and no registry. Qdrant is left unpublished
+/// (`qdrant_ports = none`): tests run in parallel and would fight over host port 6333.
+fn cutover(dir: &Path, args: &[&str], target: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(args)
+        .args([
+            "--target-image",
+            target,
+            "--qdrant-image",
+            QDRANT,
+            "--pull",
+            "never",
+        ])
+        .current_dir(dir)
+        .env("CUTOVER_QDRANT_PORTS", "none")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .env_remove("COMPOSE_FILE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cutover")
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+/// Step ids in the order `cutover plan` lists them.
+fn plan_ids(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let n = w.next()?;
+            (n.ends_with('.') && n[..n.len() - 1].parse::<u32>().is_ok()).then_some(())?;
+            w.next()?;
+            w.next().map(String::from)
+        })
+        .collect()
+}
+
+/// Step ids a `--json` run signed or started, in order.
+fn run_ids(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| matches!(v["event"].as_str(), Some("step_started" | "signed_off")))
+        .filter_map(|v| v.get("step")?.as_str().map(String::from))
+        .collect()
+}
+
+fn latest_run(dir: &Path) -> PathBuf {
+    let mut runs: Vec<_> = std::fs::read_dir(dir.join(".cutover/runs"))
+        .expect("runs dir")
+        .map(|e| e.unwrap().path())
+        .collect();
+    runs.sort();
+    runs.pop().expect("a run")
+}
+
+fn report(dir: &Path) -> Value {
+    let run = latest_run(dir);
+    serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report.json"))
+        .expect("report is JSON")
+}
+
+/// `docker compose` (v2) if present, else `docker-compose` (v1): whichever this machine has.
+fn compose_accepts(file: &Path) -> bool {
+    let v2 = Command::new("docker")
+        .args(["compose", "version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut cmd = if v2 {
+        let mut c = Command::new("docker");
+        c.arg("compose");
+        c
+    } else {
+        Command::new("docker-compose")
+    };
+    cmd.arg("-f")
+        .arg(file)
+        .args(["config", "-q"])
+        .current_dir(file.parent().unwrap())
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// (id, state, image) of every container of the project.
+fn containers(project: &str) -> Vec<String> {
+    let mut v: Vec<String> = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--format",
+        "{{.ID}} {{.State}} {{.Image}} {{.Names}}",
+    ])
+    .lines()
+    .map(String::from)
+    .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_seeded_stack_is_upgraded() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(50);
+    let dir = stack.dir();
+    let pg = stack.container("postgres");
+    let volume_before = docker(&["inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", &pg]);
+    let before = fingerprint(&stack.connect().await, "public").await.unwrap();
+    assert!(before.tables.contains_key("users"), "seeded: {before:?}");
+
+    let plan = cutover(dir, &["plan"], AFTER);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let planned = plan_ids(&String::from_utf8_lossy(&plan.stdout));
+    assert!(
+        text(&plan).contains(&format!("container {pg}")),
+        "{}",
+        text(&plan)
+    );
+
+    let mut args = vec!["run", "--yes", "--json"];
+    args.extend(SIGN);
+    let run = cutover(dir, &args, AFTER);
+    let out = text(&run);
+    assert_eq!(run.status.code(), Some(0), "{out}");
+    assert_eq!(planned, run_ids(&out), "plan lists what run does");
+    assert_eq!(planned.len(), 24);
+
+    // postgres runs the "after" image on the same volume, and the old one is kept.
+    let image = docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]);
+    assert_eq!(image, format!("{AFTER} true"));
+    let volume_after = docker(&["inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", &pg]);
+    assert_eq!(volume_before, volume_after);
+    assert!(
+        containers(stack.project())
+            .iter()
+            .any(|c| c.contains("cutover-old"))
+    );
+
+    let db = stack.connect().await;
+    let vector: Option<String> = db
+        .query_opt(
+            "SELECT extversion FROM pg_extension WHERE extname = 'vector'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .map(|r| r.get(0));
+    assert!(vector.is_some(), "vector is installed");
+
+    // The three tables with their key columns (chunks.embedding is a pgvector column).
+    for (table, cols) in [
+        (
+            "knowledge_bases",
+            &["id", "workspace_id", "name", "embedding_model"][..],
+        ),
+        ("documents", &["id", "knowledge_base_id", "title", "status"]),
+        (
+            "chunks",
+            &["id", "document_id", "chunk_index", "content", "embedding"],
+        ),
+    ] {
+        let rows = db
+            .query(
+                "SELECT column_name::text, udt_name::text FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name = $1",
+                &[&table],
+            )
+            .await
+            .unwrap();
+        let have: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        for c in cols {
+            assert!(have.iter().any(|(n, _)| n == c), "{table}.{c} in {have:?}");
+        }
+        if table == "chunks" {
+            assert!(have.contains(&("embedding".into(), "vector".into())));
+        }
+    }
+
+    // Qdrant runs and is ready, at its address on the stack's network.
+    let qdrant = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", stack.project()),
+        "--filter",
+        "label=com.docker.compose.service=qdrant",
+    ]);
+    assert!(!qdrant.is_empty(), "a running qdrant container");
+    let base = format!("http://{}:6333", support::container_ip(&qdrant));
+    let http = HttpClient::new(Duration::from_secs(3));
+    http.qdrant_readyz(&base).await.expect("qdrant /readyz");
+    http.qdrant_collections(&base)
+        .await
+        .expect("qdrant /collections");
+
+    // Every pre-existing table is identical except the worker's, which has grown since; its
+    // sequence has no gap and no duplicate once the worker has written after the upgrade.
+    let after = fingerprint(&db, "public").await.unwrap();
+    for (name, fp) in &before.tables {
+        if name != "worker_ticks" {
+            assert_eq!(Some(fp), after.tables.get(name), "table {name}");
+        }
+    }
+    let max_before = before.tables["worker_ticks"].rows;
+    wait_for(
+        "the worker to write after the upgrade",
+        Duration::from_secs(30),
+        || {
+            let db = &db;
+            async move {
+                let r = db
+                    .query_one("SELECT count(*) FROM worker_ticks", &[])
+                    .await
+                    .ok()?;
+                (r.get::<_, i64>(0) > max_before + 5).then_some(())
+            }
+        },
+    )
+    .await;
+    let r = db
+        .query_one(
+            "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM worker_ticks",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (n, distinct, min, max): (i64, i64, i64, i64) = (r.get(0), r.get(1), r.get(2), r.get(3));
+    assert_eq!(
+        (n, distinct, min),
+        (max, max, 1),
+        "seq 1..=max without gap or duplicate"
+    );
+
+    // The compose file holds the edits, keeps its comments, and the Compose tool accepts it.
+    let file = std::fs::read_to_string(stack.compose_file()).unwrap();
+    assert!(file.contains(&format!("image: {AFTER}")), "{file}");
+    assert!(
+        file.contains("qdrant:") && file.contains("qdrant_data"),
+        "{file}"
+    );
+    assert!(file.contains(
+        "# No published port: production reaches postgres only over the stack's network."
+    ));
+    assert!(file.contains("# ephemeral host port, loopback only"));
+    assert!(compose_accepts(&stack.compose_file()));
+
+    // The report holds the figures.
+    let rep = report(dir);
+    let u = &rep["upgrade"];
+    assert!(u["db_downtime_ms"].as_i64().unwrap() > 0, "{u}");
+    assert!(u["app_downtime_ms"].as_i64().unwrap() >= u["db_downtime_ms"].as_i64().unwrap());
+    let backup = PathBuf::from(u["backup"]["path"].as_str().unwrap());
+    let bytes = std::fs::read(&backup).unwrap();
+    assert_eq!(u["backup"]["bytes"].as_u64(), Some(bytes.len() as u64));
+    use sha2::Digest;
+    assert_eq!(
+        u["backup"]["sha256"].as_str(),
+        Some(hex::encode(sha2::Sha256::digest(&bytes)).as_str())
+    );
+    let fb = &u["fingerprint_before"]["tables"];
+    let fa = &u["fingerprint_after"]["tables"];
+    for (t, v) in fb.as_object().unwrap() {
+        assert_eq!(&fa[t], v, "report fingerprint of {t}");
+    }
+    assert_eq!(u["image_before"], "cutover-testbed/postgres-before:latest");
+    assert_eq!(u["image_after"], AFTER);
+    assert!(u["server_after"].as_str().is_some());
+    assert!(u["reindexed"].is_array());
+    let signed: Vec<&str> = rep["sign_offs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["by"].as_str())
+        .collect();
+    assert_eq!(signed, ["Ann Example", "Bo Example", "Cy Example"]);
+    let md = std::fs::read_to_string(latest_run(dir).join("report.md")).unwrap();
+    assert!(md.contains("## Downtime (measured)") && md.contains("## Data fingerprints"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_major_is_refused_and_an_absent_worker_is_skipped() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let pg16 = pg16_image();
+    // Seeded: the migrations reference the seed's tables (workspaces, users).
+    let stack = Stack::up_seeded(5);
+    let dir = stack.dir();
+    let compose_before = std::fs::read(stack.compose_file()).unwrap();
+    let world_before = containers(stack.project());
+
+    let mut args = vec!["run", "--yes"];
+    args.extend(SIGN);
+    let refused = cutover(dir, &args, &pg16);
+    let out = text(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{out}");
+    assert!(out.contains("major-version") && out.contains("16"), "{out}");
+    assert_eq!(
+        containers(stack.project()),
+        world_before,
+        "nothing stopped or replaced"
+    );
+    assert_eq!(std::fs::read(stack.compose_file()).unwrap(), compose_before);
+
+    // A failure late in the window (a migration that fails) rolls everything back: the old
+    // postgres serves again, vector is gone, the compose file is byte-identical, qdrant's
+    // container is removed, the writers run again.
+    let bad = tempfile::tempdir().unwrap();
+    std::fs::write(
+        bad.path().join("0001_boom.up.sql"),
+        "CREATE TABLE boom (id int);\nSELECT 1/0;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        bad.path().join("0001_boom.down.sql"),
+        "DROP TABLE IF EXISTS boom;\n",
+    )
+    .unwrap();
+    let failed = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(&args)
+        .args([
+            "--target-image",
+            AFTER,
+            "--qdrant-image",
+            QDRANT,
+            "--pull",
+            "never",
+        ])
+        .current_dir(dir)
+        .env("CUTOVER_QDRANT_PORTS", "none")
+        .env("CUTOVER_MIGRATIONS_DIR", bad.path())
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = text(&failed);
+    assert_eq!(failed.status.code(), Some(1), "{out}");
+    assert!(out.contains("undone   Recreate postgres"), "{out}");
+    let pg = stack.container("postgres");
+    let image = docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]);
+    assert_eq!(image, "cutover-testbed/postgres-before:latest true");
+    assert_eq!(std::fs::read(stack.compose_file()).unwrap(), compose_before);
+    let after_rollback = containers(stack.project());
+    assert!(
+        !after_rollback.iter().any(|c| c.contains("qdrant")),
+        "{after_rollback:?}"
+    );
+    assert!(
+        after_rollback
+            .iter()
+            .any(|c| c.contains("running") && c.ends_with("-backend")),
+        "{after_rollback:?}"
+    );
+    let db = stack.connect().await;
+    let vector = db
+        .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'vector'", &[])
+        .await
+        .unwrap();
+    assert!(vector.is_none(), "vector dropped by the rollback");
+    drop(db);
+
+    // Now the deployment as it often is: the worker commented out of the file, not running.
+    docker(&["rm", "-f", &stack.container("celery-worker")]);
+    comment_out_service(&stack.compose_file(), "celery-worker");
+    let plan = text(&cutover(dir, &["plan"], AFTER));
+    assert!(
+        plan.contains("celery-worker: not in the compose file, will be skipped"),
+        "{plan}"
+    );
+    let run = cutover(dir, &args, AFTER);
+    let out = text(&run);
+    assert_eq!(run.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("celery-worker: no container: skipped"),
+        "{out}"
+    );
+    let rep = report(dir);
+    assert_eq!(rep["upgrade"]["skipped_services"][0], "celery-worker");
+    assert!(
+        rep["upgrade"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("celery-worker"),
+        "{rep}"
+    );
+}
+
+/// The "after" image claiming major 16 (`PG_MAJOR=16`), built locally from it (no registry).
+fn pg16_image() -> String {
+    let tag = "cutover-testbed/postgres-pg16:test";
+    let mut child = Command::new("docker")
+        .args(["build", "-q", "-t", tag, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("docker build");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("FROM {AFTER}\nENV PG_MAJOR=16\n").as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "building {tag}");
+    tag.to_string()
+}
+
+/// Comments out `service`'s block (its key line and every more-indented line after it).
+fn comment_out_service(file: &Path, service: &str) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut out = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line == format!("  {service}:") {
+            inside = true;
+        } else if inside && !line.is_empty() && !line.starts_with("   ") {
+            inside = false;
+        }
+        if inside && !line.is_empty() {
+            out.push_str("# ");
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    std::fs::write(file, out).unwrap();
+}
