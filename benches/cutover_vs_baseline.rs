@@ -76,7 +76,9 @@ fn bench() -> Result<()> {
     let t = Instant::now();
     eprintln!("bench: bringing up one stack seeded with {scale} users");
     let stack = testbed::Stack::up_seeded(scale);
-    let scratch = tempfile::Builder::new().prefix("cutover-bench-").tempdir()?;
+    let scratch = tempfile::Builder::new()
+        .prefix("cutover-bench-")
+        .tempdir()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -130,8 +132,22 @@ async fn measure(
     let scale_arg = format!("scale={restore_scale}");
     sh::docker_from_file(
         &[
-            "exec", "-i", &pg, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", &scale_arg,
-            "-U", "privexbot", "-d", "restore_src", "-f", "-",
+            "exec",
+            "-i",
+            &pg,
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-v",
+            &scale_arg,
+            "-U",
+            "privexbot",
+            "-d",
+            "restore_src",
+            "-f",
+            "-",
         ],
         &seed,
     )
@@ -145,7 +161,7 @@ async fn measure(
     eprintln!(
         "bench: cutover side = {}",
         if full {
-            "the real binary (cutover run --yes / rollback --yes)"
+            "the real binary (cutover run --yes), fast rollback through the adapters"
         } else {
             "the docker adapter (no pgvector plan in this build)"
         }
@@ -156,6 +172,7 @@ async fn measure(
         docker,
         stack: sref,
         password: stack.password().to_string(),
+        original_compose: std::fs::read_to_string(stack.compose_file())?,
         scratch: scratch.to_path_buf(),
         full,
         db_bytes,
@@ -168,7 +185,11 @@ async fn measure(
         support::rounds::round(&mut cx, i, s)
             .await
             .with_context(|| format!("round {}", i + 1))?;
-        eprintln!("bench: round {}/{rounds} done in {:.0} s", i + 1, t.elapsed().as_secs_f64());
+        eprintln!(
+            "bench: round {}/{rounds} done in {:.0} s",
+            i + 1,
+            t.elapsed().as_secs_f64()
+        );
     }
     part_secs.extend(cx.part_secs);
     Ok((
@@ -195,40 +216,91 @@ fn report(
             .against("bare docker stop + start", &s.get("db_down.bare"))
             .goal(Goal::RatioAtMost(1.5))
             .note("longest failing window of a fresh connection + SELECT 1 every 20 ms"),
-        Row::new("database downtime vs the guide", "ms", &s.get("db_down.cutover"))
-            .against("guide (docker CLI + compose)", &s.get("db_down.guide")),
+        Row::new(
+            "database downtime vs the guide",
+            "ms",
+            &s.get("db_down.cutover"),
+        )
+        .against("guide (docker CLI + compose)", &s.get("db_down.guide")),
         Row::new("application downtime", "ms", &s.get("app_down.cutover"))
             .against("guide (docker CLI + compose)", &s.get("app_down.guide"))
             .note("total time GET /health on the backend is not 2xx over the whole upgrade"),
         Row::new("backup throughput", "MB/s", &s.get("backup_mbps.cutover"))
-            .against("docker exec pg_dump -Fp > file", &s.get("backup_mbps.plain"))
+            .against(
+                "docker exec pg_dump -Fp > file",
+                &s.get("backup_mbps.plain"),
+            )
             .goal(Goal::RatioAtLeast(0.85))
             .note("pg_database_size / wall time"),
         Row::new("backup time", "ms", &s.get("backup_ms.cutover"))
             .against("docker exec pg_dump -Fp > file", &s.get("backup_ms.plain")),
-        Row::new("fast rollback wall time", "ms", &s.get("rollback_ms.cutover"))
-            .goal(Goal::MaxBelow(2000.0)),
-        Row::new("fast rollback rows lost", "rows", &s.get("rollback_lost.cutover"))
-            .goal(Goal::AllZero),
-        Row::new("database downtime during fast rollback", "ms", &s.get("rollback_db_down.cutover")),
+        Row::new(
+            "fast rollback wall time",
+            "ms",
+            &s.get("rollback_ms.cutover"),
+        )
+        .goal(Goal::MaxBelow(2000.0)),
+        Row::new(
+            "fast rollback: restore_old + ready alone",
+            "ms",
+            &s.get("rollback_swap_ms.cutover"),
+        ),
+        Row::new(
+            "fast rollback rows lost",
+            "rows",
+            &s.get("rollback_lost.cutover"),
+        )
+        .goal(Goal::AllZero),
+        Row::new(
+            "database downtime during fast rollback",
+            "ms",
+            &s.get("rollback_db_down.cutover"),
+        ),
         Row::new("disaster restore", "ms", &s.get("restore_ms.cutover"))
             .against("psql < plain dump", &s.get("restore_ms.psql"))
             .goal(Goal::RatioAtMost(0.9))
             .note("into a fresh database"),
         Row::new("start to first frame", "ms", &s.get("first_frame_ms")),
-        Row::new("idle wizard CPU (10 s)", "% of a core", &s.get("idle_cpu_pct")),
-        Row::new("release binary size", "MB", &s.get("binary_bytes").iter().map(|b| b / 1e6).collect::<Vec<_>>()),
+        Row::new(
+            "idle wizard CPU (10 s)",
+            "% of a core",
+            &s.get("idle_cpu_pct"),
+        ),
+        Row::new(
+            "release binary size",
+            "MB",
+            &s.get("binary_bytes")
+                .iter()
+                .map(|b| b / 1e6)
+                .collect::<Vec<_>>(),
+        ),
     ];
     if full {
-        rows.push(Row::new("upgrade wall time (cutover run)", "ms", &s.get("upgrade_wall_ms.cutover")));
-        rows.push(Row::new("database downtime, cutover's own report", "ms", &s.get("db_down_reported.cutover")));
-        rows.push(Row::new("application downtime, cutover's own report", "ms", &s.get("app_down_reported.cutover")));
+        rows.push(Row::new(
+            "upgrade wall time (cutover run)",
+            "ms",
+            &s.get("upgrade_wall_ms.cutover"),
+        ));
+        rows.push(Row::new(
+            "database downtime, cutover's own report",
+            "ms",
+            &s.get("db_down_reported.cutover"),
+        ));
+        rows.push(Row::new(
+            "application downtime, cutover's own report",
+            "ms",
+            &s.get("app_down_reported.cutover"),
+        ));
     }
     let md = table(&rows);
     println!("\n{md}");
     println!(
         "mode: {}; rounds: {rounds}; database {:.0} MB ({} users); restore source {:.0} MB ({} users); rows checked per rollback: {:.0}",
-        if full { "full (real binary)" } else { "adapter" },
+        if full {
+            "full (real binary)"
+        } else {
+            "adapter"
+        },
         info.db_bytes as f64 / 1e6,
         info.scale,
         info.restore_bytes as f64 / 1e6,

@@ -46,7 +46,10 @@ fn busy_state() -> State {
             LogEntry {
                 at: Some(tui_support::at(i / 100)),
                 stderr: i % 11 == 0,
-                text: format!("LOG:  checkpoint complete: wrote {} buffers (0.{i}%)", i % 4096),
+                text: format!(
+                    "LOG:  checkpoint complete: wrote {} buffers (0.{i}%)",
+                    i % 4096
+                ),
             },
         );
     }

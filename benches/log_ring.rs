@@ -54,7 +54,10 @@ fn line(i: u64) -> Msg {
     Msg::ContainerLog {
         container: CONTAINER.into(),
         entry: LogEntry {
-            at: Some(Utc.timestamp_opt(1_790_000_000 + (i / 1000) as i64, 0).unwrap()),
+            at: Some(
+                Utc.timestamp_opt(1_790_000_000 + (i / 1000) as i64, 0)
+                    .unwrap(),
+            ),
             stderr: i % 7 == 0,
             text: format!(
                 "2026-11-25 02:00:00.000 UTC [{i}] LOG:  checkpoint complete: wrote {} buffers",
@@ -101,8 +104,8 @@ fn memory_bound() {
             .map(|(n, b)| serde_json::json!({"lines": n, "heap_bytes": b}))
             .collect::<Vec<_>>(),
     });
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/bench-results-log-ring.json");
+    let out =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results-log-ring.json");
     let _ = std::fs::write(&out, serde_json::to_string_pretty(&json).unwrap());
     // Bounded: 100x the lines may not cost more than the first full ring plus 10% slack.
     assert!(

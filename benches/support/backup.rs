@@ -38,9 +38,16 @@ pub async fn cutover_dump(
     name: &str,
 ) -> Result<(f64, u64)> {
     let t = Instant::now();
-    let rec = backup::dump(d, &target(container, database), dir, name, &["users"], |_| {})
-        .await
-        .context("cutover dump")?;
+    let rec = backup::dump(
+        d,
+        &target(container, database),
+        dir,
+        name,
+        &["users"],
+        |_| {},
+    )
+    .await
+    .context("cutover dump")?;
     Ok((t.elapsed().as_secs_f64() * 1000.0, rec.bytes))
 }
 
@@ -48,26 +55,52 @@ pub async fn cutover_dump(
 pub async fn plain_dump(container: &str, database: &str, out: &Path) -> Result<(f64, u64)> {
     let t = Instant::now();
     docker_to_file(
-        &["exec", container, "pg_dump", "-Fp", "-U", "privexbot", database],
+        &[
+            "exec",
+            container,
+            "pg_dump",
+            "-Fp",
+            "-U",
+            "privexbot",
+            database,
+        ],
         out,
     )
     .await?;
-    Ok((t.elapsed().as_secs_f64() * 1000.0, std::fs::metadata(out)?.len()))
+    Ok((
+        t.elapsed().as_secs_f64() * 1000.0,
+        std::fs::metadata(out)?.len(),
+    ))
 }
 
 async fn fresh_db(container: &str, name: &str) -> Result<()> {
-    psql(container, "postgres", &format!("DROP DATABASE IF EXISTS {name}")).await?;
+    psql(
+        container,
+        "postgres",
+        &format!("DROP DATABASE IF EXISTS {name}"),
+    )
+    .await?;
     psql(container, "postgres", &format!("CREATE DATABASE {name}")).await?;
     Ok(())
 }
 
 pub async fn drop_db(container: &str, name: &str) -> Result<()> {
-    psql(container, "postgres", &format!("DROP DATABASE IF EXISTS {name}")).await?;
+    psql(
+        container,
+        "postgres",
+        &format!("DROP DATABASE IF EXISTS {name}"),
+    )
+    .await?;
     Ok(())
 }
 
 /// cutover's disaster restore of `dump` into a fresh database `db`; wall ms (create excluded).
-pub async fn cutover_restore(d: &DockerClient, container: &str, db: &str, dump: &Path) -> Result<f64> {
+pub async fn cutover_restore(
+    d: &DockerClient,
+    container: &str,
+    db: &str,
+    dump: &Path,
+) -> Result<f64> {
     fresh_db(container, db).await?;
     let t = Instant::now();
     backup::restore(d, &target(container, db), dump)
@@ -81,7 +114,18 @@ pub async fn psql_restore(container: &str, db: &str, plain: &Path) -> Result<f64
     fresh_db(container, db).await?;
     let t = Instant::now();
     docker_from_file(
-        &["exec", "-i", container, "psql", "-X", "-q", "-U", "privexbot", "-d", db],
+        &[
+            "exec",
+            "-i",
+            container,
+            "psql",
+            "-X",
+            "-q",
+            "-U",
+            "privexbot",
+            "-d",
+            db,
+        ],
         plain,
     )
     .await?;
@@ -90,7 +134,11 @@ pub async fn psql_restore(container: &str, db: &str, plain: &Path) -> Result<f64
 
 /// `pg_database_size` in bytes.
 pub async fn db_size(container: &str, db: &str) -> Result<u64> {
-    Ok(psql(container, "postgres", &format!("SELECT pg_database_size('{db}')"))
-        .await?
-        .parse()?)
+    Ok(psql(
+        container,
+        "postgres",
+        &format!("SELECT pg_database_size('{db}')"),
+    )
+    .await?
+    .parse()?)
 }

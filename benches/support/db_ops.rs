@@ -49,11 +49,7 @@ pub async fn cutover_recreate(
 
 /// The fast rollback's swap: `restore_old`, then wait until a login answers (as the undo of
 /// `recreate-postgres` does before the writers start). Returns the wall time in ms.
-pub async fn restore_old(
-    d: &DockerClient,
-    plan: &RecreatePlan,
-    password: &str,
-) -> Result<f64> {
+pub async fn restore_old(d: &DockerClient, plan: &RecreatePlan, password: &str) -> Result<f64> {
     let since = chrono::Utc::now();
     let t = Instant::now();
     d.restore_old(plan, STOP_TIMEOUT).await?;
@@ -87,6 +83,19 @@ async fn wait_ready(
 }
 
 async fn login(d: &DockerClient, container: &str, password: &str) -> Result<()> {
+    connect(d, container, password)
+        .await?
+        .simple_query("SELECT 1")
+        .await?;
+    Ok(())
+}
+
+/// A session as privexbot on the container's network address.
+pub async fn connect(
+    d: &DockerClient,
+    container: &str,
+    password: &str,
+) -> Result<tokio_postgres::Client> {
     let ep = d.resolve_endpoint(container, 5432).await?;
     let mut cfg = tokio_postgres::Config::new();
     cfg.host(ep.addr.ip().to_string())
@@ -97,6 +106,5 @@ async fn login(d: &DockerClient, container: &str, password: &str) -> Result<()> 
         .connect_timeout(Duration::from_secs(2));
     let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
-    client.simple_query("SELECT 1").await?;
-    Ok(())
+    Ok(client)
 }

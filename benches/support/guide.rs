@@ -102,7 +102,12 @@ pub async fn upgrade(s: &StackRef, dump: &Path) -> Result<GuideRun> {
     s.compose(&["up", "-d", "postgres"]).await?;
     poll_ready_log(&pg).await?;
     psql(&pg, "privexbot", "CREATE EXTENSION IF NOT EXISTS vector").await?;
-    psql(&pg, "privexbot", "SELECT extversion FROM pg_extension WHERE extname = 'vector'").await?;
+    psql(
+        &pg,
+        "privexbot",
+        "SELECT extversion FROM pg_extension WHERE extname = 'vector'",
+    )
+    .await?;
     docker(&["start", &backend]).await?;
     let total_ms = t.elapsed().as_secs_f64() * 1000.0;
     docker(&["start", &worker]).await?;

@@ -33,8 +33,15 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(120);
 /// What a probe talks to.
 #[derive(Clone)]
 pub enum Target {
-    Postgres { container: String, password: String },
-    Http { container: String, port: u16, path: String },
+    Postgres {
+        container: String,
+        password: String,
+    },
+    Http {
+        container: String,
+        port: u16,
+        path: String,
+    },
 }
 
 /// What a probe saw, in milliseconds since it started.

@@ -2,8 +2,9 @@
 //! baseline (A, B, A, B, ... across rounds, so drift in the page cache or in other load on the
 //! machine hits both sides). The stack ends every round in its pre-upgrade state.
 //!
-//! With the built-in pgvector plan (`full` mode) cutover's side is the real binary:
-//! `cutover run --yes` then `cutover rollback --yes`. Without it (`adapter` mode) cutover's
+//! With the built-in pgvector plan (`full` mode) cutover's side is the real binary,
+//! `cutover run --yes`, then its fast rollback through the adapters (see `fast_rollback`).
+//! Without it (`adapter` mode) cutover's
 //! side is the recreate and `restore_old` through the docker adapter, and its backup is
 //! `adapters::backup::dump`; there is no application-downtime figure in that mode.
 
@@ -16,7 +17,7 @@ use cutover::adapters::docker::DockerClient;
 
 use super::guide::{self, AFTER, StackRef};
 use super::probe::{Probe, Target};
-use super::{backup, db_ops, rows, run};
+use super::{backup, db_ops, fast_rollback, rows, run};
 
 /// Samples per series name (see `series` in the bench's main for what each means).
 #[derive(Default)]
@@ -35,6 +36,8 @@ pub struct Ctx {
     pub docker: DockerClient,
     pub stack: StackRef,
     pub password: String,
+    /// The stack's compose file as the bench found it (restored after each upgrade).
+    pub original_compose: String,
     /// 0700 directory for dumps (removed by the bench at the end).
     pub scratch: PathBuf,
     pub full: bool,
@@ -90,6 +93,7 @@ pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
     let before = rows::snapshot(&pg).await?;
     let (db, app) = (cx.db_probe(), cx.app_probe());
     let mut cut_dump = None;
+    let mut run_dir = None;
     let plan = if cx.full {
         let f = run::run(&cx.stack.dir).await?;
         s.push("upgrade_wall_ms.cutover", f.wall_ms);
@@ -103,6 +107,7 @@ pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
             s.push("app_down_reported.cutover", v);
         }
         cut_dump = Some(f.dump_path);
+        run_dir = Some(f.run_dir);
         None
     } else {
         let (plan, _) = db_ops::cutover_recreate(&cx.docker, &pg, AFTER, &cx.password).await?;
@@ -117,13 +122,29 @@ pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
 
     let t = Instant::now();
     let db = cx.db_probe();
-    let rb_ms = match &plan {
-        None => run::rollback(&cx.stack.dir).await?,
-        Some(p) => db_ops::restore_old(&cx.docker, p, &cx.password).await?,
+    let rb_ms = match (&plan, &run_dir) {
+        (Some(p), _) => db_ops::restore_old(&cx.docker, p, &cx.password).await?,
+        (None, Some(dir)) => {
+            let file = cx.stack.dir.join("compose.yaml");
+            let f = fast_rollback::after_run(
+                &cx.docker,
+                dir,
+                &cx.password,
+                &file,
+                &cx.original_compose,
+            )
+            .await?;
+            s.push("rollback_swap_ms.cutover", f.swap_ms);
+            f.total_ms
+        }
+        (None, None) => unreachable!("either the adapter recreate or a run happened"),
     };
     s.push("rollback_db_down.cutover", db.finish().await.longest_ms());
     s.push("rollback_ms.cutover", rb_ms);
-    s.push("rollback_lost.cutover", rows::lost_since(&pg, &before).await? as f64);
+    s.push(
+        "rollback_lost.cutover",
+        rows::lost_since(&pg, &before).await? as f64,
+    );
     s.push("rows_checked", rows::total(&before) as f64);
     cx.timed("cutover fast rollback", t);
 

@@ -1,7 +1,6 @@
 //! The whole upgrade through the real binary: `cutover run --yes` with the three sign-offs as
-//! flags, then `cutover rollback --yes` (the fast rollback: down-migrations, drop the
-//! extension, restart the kept old container, restore the compose file, remove qdrant, start
-//! the writers). The test images stand in for the registry ones (`--pull never`); qdrant is
+//! flags (its fast rollback is measured by `fast_rollback`: the CLI does not roll back a run
+//! that ended done). The test images stand in for the registry ones (`--pull never`); qdrant is
 //! left unpublished so nothing binds a host port.
 //!
 //! The backup figure is read from the run's own journal: the `backup` step journals its output
@@ -49,6 +48,7 @@ pub async fn available(dir: &Path) -> bool {
 
 pub struct RunFigures {
     pub wall_ms: f64,
+    pub run_dir: PathBuf,
     /// pg_dump + sha256 + fsync + verify, from the journal.
     pub dump_ms: f64,
     pub dump_bytes: u64,
@@ -91,18 +91,8 @@ pub async fn run(dir: &Path) -> Result<RunFigures> {
         dump_path: PathBuf::from(record["path"].as_str().unwrap_or_default()),
         reported_db_downtime_ms: fig("db_downtime_ms"),
         reported_app_downtime_ms: fig("app_downtime_ms"),
+        run_dir,
     })
-}
-
-/// `cutover rollback --yes` of the latest run; wall ms.
-pub async fn rollback(dir: &Path) -> Result<f64> {
-    let t = Instant::now();
-    let out = cutover(dir, &["rollback", "--yes"]).await?;
-    let ms = t.elapsed().as_secs_f64() * 1000.0;
-    if !out.ok {
-        bail!("cutover rollback failed:\n{}\n{}", out.stdout, out.stderr);
-    }
-    Ok(ms)
 }
 
 fn latest_run(dir: &Path) -> Result<PathBuf> {

@@ -40,7 +40,11 @@ pub async fn docker_to_file(args: &[&str], out: &Path) -> Result<()> {
     let f = std::fs::File::create(out).with_context(|| format!("create {}", out.display()))?;
     let mut cmd = Command::new("docker");
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::from(f));
-    finish(cmd, &format!("docker {} > {}", args.join(" "), out.display())).await?;
+    finish(
+        cmd,
+        &format!("docker {} > {}", args.join(" "), out.display()),
+    )
+    .await?;
     Ok(())
 }
 
@@ -49,7 +53,11 @@ pub async fn docker_from_file(args: &[&str], input: &Path) -> Result<String> {
     let f = std::fs::File::open(input).with_context(|| format!("open {}", input.display()))?;
     let mut cmd = Command::new("docker");
     cmd.args(args).stdin(Stdio::from(f));
-    finish(cmd, &format!("docker {} < {}", args.join(" "), input.display())).await
+    finish(
+        cmd,
+        &format!("docker {} < {}", args.join(" "), input.display()),
+    )
+    .await
 }
 
 /// `testbed/bed compose PROJECT DIR ARGS`: the machine's Compose tool on the stack.
@@ -66,8 +74,20 @@ pub async fn compose(bed: &Path, project: &str, dir: &Path, args: &[&str]) -> Re
 /// `psql -c SQL` as privexbot inside the postgres container (local socket).
 pub async fn psql(container: &str, db: &str, sql: &str) -> Result<String> {
     docker(&[
-        "exec", container, "psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-U", "privexbot",
-        "-d", db, "-c", sql,
+        "exec",
+        container,
+        "psql",
+        "-X",
+        "-A",
+        "-t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-U",
+        "privexbot",
+        "-d",
+        db,
+        "-c",
+        sql,
     ])
     .await
 }

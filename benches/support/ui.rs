@@ -40,7 +40,11 @@ impl Wizard {
         let spawned = Instant::now();
         let child = pair.slave.spawn_command(cmd)?;
         drop(pair.slave);
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(24.try_into()?, 80.try_into()?, 0)));
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(
+            24.try_into()?,
+            80.try_into()?,
+            0,
+        )));
         let mut reader = pair.master.try_clone_reader()?;
         let p = parser.clone();
         // Drains the pty until the child closes it, so the wizard never blocks on output.
@@ -65,7 +69,14 @@ impl Wizard {
     /// Polls the screen every millisecond (bounded: 20 s) until it shows `needle`.
     fn wait_for(&self, needle: &str) -> Result<Duration> {
         while self.spawned.elapsed() < Duration::from_secs(20) {
-            if self.parser.lock().unwrap().screen().contents().contains(needle) {
+            if self
+                .parser
+                .lock()
+                .unwrap()
+                .screen()
+                .contents()
+                .contains(needle)
+            {
                 return Ok(self.spawned.elapsed());
             }
             std::thread::sleep(Duration::from_millis(1));
