@@ -142,3 +142,15 @@ pub async fn db_size(container: &str, db: &str) -> Result<u64> {
     .await?
     .parse()?)
 }
+
+/// Fails unless `db` has as many users as `source` (a restore that did nothing is no figure).
+pub async fn check_restored(container: &str, db: &str, source: &str) -> Result<()> {
+    const SQL: &str = "SELECT count(*) FROM users";
+    let got = psql(container, db, SQL).await?;
+    let want = psql(container, source, SQL).await?;
+    anyhow::ensure!(
+        got == want,
+        "{db} has {got} users after the restore, {source} has {want}"
+    );
+    Ok(())
+}

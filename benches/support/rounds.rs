@@ -173,6 +173,7 @@ pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
     let plain = cx.scratch.join(format!("round{i}.sql"));
     let (db, app) = (cx.db_probe(), cx.app_probe());
     let g = guide::upgrade(&cx.stack, &plain).await?;
+    anyhow::ensure!(g.dump_bytes > 0, "the guide's pg_dump wrote nothing");
     let (db, app) = (db.finish().await, app.finish().await);
     s.push("db_down.guide", db.longest_ms());
     s.push("app_down.guide", app.total_ms());
@@ -193,9 +194,11 @@ pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
     let t = Instant::now();
     let ms = backup::cutover_restore(&cx.docker, &pg, "bench_restore_c", &cx.restore_dump).await?;
     s.push("restore_ms.cutover", ms);
+    backup::check_restored(&pg, "bench_restore_c", "restore_src").await?;
     backup::drop_db(&pg, "bench_restore_c").await?;
     let ms = backup::psql_restore(&pg, "bench_restore_p", &cx.restore_plain).await?;
     s.push("restore_ms.psql", ms);
+    backup::check_restored(&pg, "bench_restore_p", "restore_src").await?;
     backup::drop_db(&pg, "bench_restore_p").await?;
     cx.timed("restore", t);
     Ok(())

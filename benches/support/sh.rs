@@ -12,12 +12,20 @@ use tokio::process::Command;
 /// Longest any single command may take (the slowest is a 1 GB restore, well under this).
 const LIMIT: Duration = Duration::from_secs(600);
 
-async fn finish(mut cmd: Command, what: &str) -> Result<String> {
-    cmd.kill_on_drop(true);
-    let out = tokio::time::timeout(LIMIT, cmd.output())
-        .await
-        .with_context(|| format!("{what}: still running after {LIMIT:?}"))?
+/// Runs `cmd` to the end. `capture`: stdout is read back (false when the caller pointed it at
+/// a file: tokio's `output()` would silently replace that with a pipe, so this spawns and
+/// waits instead).
+async fn finish(mut cmd: Command, what: &str, capture: bool) -> Result<String> {
+    cmd.kill_on_drop(true).stderr(Stdio::piped());
+    if capture {
+        cmd.stdout(Stdio::piped());
+    }
+    let child = cmd
+        .spawn()
         .with_context(|| format!("{what}: could not start"))?;
+    let out = tokio::time::timeout(LIMIT, child.wait_with_output())
+        .await
+        .with_context(|| format!("{what}: still running after {LIMIT:?}"))??;
     if !out.status.success() {
         bail!(
             "{what}: {} ({})",
@@ -32,7 +40,7 @@ async fn finish(mut cmd: Command, what: &str) -> Result<String> {
 pub async fn docker(args: &[&str]) -> Result<String> {
     let mut cmd = Command::new("docker");
     cmd.args(args).stdin(Stdio::null());
-    finish(cmd, &format!("docker {}", args.join(" "))).await
+    finish(cmd, &format!("docker {}", args.join(" ")), true).await
 }
 
 /// `docker ARGS > out` (stdout straight into a new file).
@@ -43,6 +51,7 @@ pub async fn docker_to_file(args: &[&str], out: &Path) -> Result<()> {
     finish(
         cmd,
         &format!("docker {} > {}", args.join(" "), out.display()),
+        false,
     )
     .await?;
     Ok(())
@@ -56,6 +65,7 @@ pub async fn docker_from_file(args: &[&str], input: &Path) -> Result<String> {
     finish(
         cmd,
         &format!("docker {} < {}", args.join(" "), input.display()),
+        true,
     )
     .await
 }
@@ -68,7 +78,7 @@ pub async fn compose(bed: &Path, project: &str, dir: &Path, args: &[&str]) -> Re
         .arg(dir)
         .args(args)
         .stdin(Stdio::null());
-    finish(cmd, &format!("compose {}", args.join(" "))).await
+    finish(cmd, &format!("compose {}", args.join(" ")), true).await
 }
 
 /// `psql -c SQL` as privexbot inside the postgres container (local socket).
