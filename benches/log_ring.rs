@@ -58,7 +58,7 @@ fn line(i: u64) -> Msg {
                 Utc.timestamp_opt(1_790_000_000 + (i / 1000) as i64, 0)
                     .unwrap(),
             ),
-            stderr: i % 7 == 0,
+            stderr: i.is_multiple_of(7),
             text: format!(
                 "2026-11-25 02:00:00.000 UTC [{i}] LOG:  checkpoint complete: wrote {} buffers",
                 i % 4096

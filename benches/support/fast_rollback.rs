@@ -21,9 +21,9 @@ use super::sh::docker;
 fn output(run_dir: &Path, step: &str) -> Result<Value> {
     let text = std::fs::read_to_string(run_dir.join("journal.jsonl"))?;
     text.lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["type"] == "step_output" && v["step"] == step)
-        .last()
+        .find(|v| v["type"] == "step_output" && v["step"] == step)
         .map(|v| v["output"].clone())
         .with_context(|| format!("no output of {step} in the journal"))
 }

@@ -10,9 +10,9 @@
 //!    same named volume);
 //! 6. wait for "database system is ready to accept connections" by polling `docker logs`
 //!    once a second (the guide: watch `logs -f`, "10-30 seconds");
-//! 7-8. `CREATE EXTENSION IF NOT EXISTS vector`, then `\dx vector`;
-//! 9-10. Qdrant: skipped (the stack before the upgrade has no qdrant service; cutover starts
-//!    one inside its window, so this favours the guide by about a second);
+//! 7. `CREATE EXTENSION IF NOT EXISTS vector`; 8. `\dx vector` (as a query);
+//! 9. and 10. Qdrant: skipped (the stack before the upgrade has no qdrant service; cutover
+//!    starts one inside its window, so this favours the guide by about a second);
 //! 12. `docker start` backend (the guide's `compose up -d backend` on an unchanged service).
 //!
 //! The guide never restarts celery-worker; the bench does, after the measured part, so the
