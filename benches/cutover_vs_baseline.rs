@@ -1,0 +1,338 @@
+//! cutover side by side with its baselines on ONE seeded test-bed stack (issue 7):
+//! database downtime, application downtime, backup throughput, fast rollback, disaster restore,
+//! then the wizard's start-up, idle CPU and binary size. Run with
+//! `cargo bench --bench cutover_vs_baseline`; see BENCHMARKS.md for what each figure means.
+//!
+//! Knobs (environment): COBENCH_ROUNDS (default 5), COBENCH_SCALE (users in the
+//! main database, default 620 000 ≈ 1 GB), COBENCH_RESTORE_SCALE (users in the restore
+//! source, default 155 000: see BENCHMARKS.md for why restore runs smaller).
+//!
+//! Invariants: only this machine is contacted (the Engine socket, container IPs on the stack's
+//! own bridge network); every loop is bounded in count and time; the stack and the dump
+//! directory are removed at the end, on error, on panic (the guards' Drop) and on Ctrl-C.
+
+#[path = "../tests/support/mod.rs"]
+mod testbed;
+
+mod support;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use cutover::adapters::docker::DockerClient;
+use support::guide::StackRef;
+use support::rounds::{Ctx, Samples};
+use support::stats::{Goal, Row, table};
+use support::{backup, run, sh, ui};
+
+fn knob(name: &str, default: u32) -> u32 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench`; a filter argument that is not ours means "not me".
+    if std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && !"cutover_vs_baseline".contains(a.as_str()))
+    {
+        return ExitCode::SUCCESS;
+    }
+    match bench() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench() -> Result<()> {
+    let started = Instant::now();
+    let rounds = knob("COBENCH_ROUNDS", 5).max(1) as usize;
+    let scale = knob("COBENCH_SCALE", 620_000);
+    let restore_scale = knob("COBENCH_RESTORE_SCALE", 155_000);
+    let mut s = Samples::default();
+    let mut part_secs = std::collections::BTreeMap::new();
+
+    // The wizard first, with nothing else running.
+    let t = Instant::now();
+    for _ in 0..rounds {
+        s.push("first_frame_ms", ui::first_frame_ms()?);
+    }
+    for v in ui::idle_cpu_percent(rounds, Duration::from_secs(10))? {
+        s.push("idle_cpu_pct", v);
+    }
+    s.push("binary_bytes", ui::binary_size()? as f64);
+    part_secs.insert("wizard (pty)".to_string(), t.elapsed().as_secs_f64());
+
+    if testbed::require_docker().is_none() {
+        anyhow::bail!("no Docker Engine: the side-by-side part needs one");
+    }
+    let t = Instant::now();
+    eprintln!("bench: bringing up one stack seeded with {scale} users");
+    let stack = testbed::Stack::up_seeded(scale);
+    let scratch = tempfile::Builder::new()
+        .prefix("cutover-bench-")
+        .tempdir()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(async {
+        tokio::select! {
+            r = measure(&stack, scratch.path(), rounds, restore_scale, &mut s, t, &mut part_secs) => r,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        }
+    });
+    drop(rt);
+    let t = Instant::now();
+    drop(stack);
+    drop(scratch);
+    part_secs.insert("teardown".into(), t.elapsed().as_secs_f64());
+    let (info, full) = result?;
+    report(&s, &info, full, rounds, started.elapsed(), &part_secs)
+}
+
+/// What the report says about the setup.
+struct Info {
+    db_bytes: u64,
+    restore_bytes: u64,
+    scale: u32,
+    restore_scale: u32,
+}
+
+async fn measure(
+    stack: &testbed::Stack,
+    scratch: &Path,
+    rounds: usize,
+    restore_scale: u32,
+    s: &mut Samples,
+    setup_started: Instant,
+    part_secs: &mut std::collections::BTreeMap<String, f64>,
+) -> Result<(Info, bool)> {
+    let docker = DockerClient::connect().await?;
+    let sref = StackRef {
+        bed: testbed::bed_path(),
+        project: stack.project().to_string(),
+        dir: stack.dir().to_path_buf(),
+    };
+    let pg = sref.container("postgres");
+    let db_bytes = backup::db_size(&pg, "privexbot").await?;
+    let scale = knob("COBENCH_SCALE", 620_000);
+    eprintln!(
+        "bench: database is {:.0} MB; seeding the restore source ({restore_scale} users)",
+        db_bytes as f64 / 1e6
+    );
+    sh::psql(&pg, "postgres", "CREATE DATABASE restore_src").await?;
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("testbed/seed.sql");
+    let scale_arg = format!("scale={restore_scale}");
+    sh::docker_from_file(
+        &[
+            "exec",
+            "-i",
+            &pg,
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-v",
+            &scale_arg,
+            "-U",
+            "privexbot",
+            "-d",
+            "restore_src",
+            "-f",
+            "-",
+        ],
+        &seed,
+    )
+    .await?;
+    let restore_bytes = backup::db_size(&pg, "restore_src").await?;
+    let dump_dir = scratch.join("restore");
+    backup::cutover_dump(&docker, &pg, "restore_src", &dump_dir, "restore_src.dump").await?;
+    let restore_plain = scratch.join("restore_src.sql");
+    backup::plain_dump(&pg, "restore_src", &restore_plain).await?;
+    let full = run::available(stack.dir()).await;
+    eprintln!(
+        "bench: cutover side = {}",
+        if full {
+            "the real binary (cutover run --yes), fast rollback through the adapters"
+        } else {
+            "the docker adapter (no pgvector plan in this build)"
+        }
+    );
+    part_secs.insert("setup".into(), setup_started.elapsed().as_secs_f64());
+
+    let mut cx = Ctx {
+        docker,
+        stack: sref,
+        password: stack.password().to_string(),
+        original_compose: std::fs::read_to_string(stack.compose_file())?,
+        scratch: scratch.to_path_buf(),
+        full,
+        db_bytes,
+        restore_dump: dump_dir.join("restore_src.dump"),
+        restore_plain,
+        part_secs: Default::default(),
+    };
+    for i in 0..rounds {
+        let t = Instant::now();
+        support::rounds::round(&mut cx, i, s)
+            .await
+            .with_context(|| format!("round {}", i + 1))?;
+        eprintln!(
+            "bench: round {}/{rounds} done in {:.0} s",
+            i + 1,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    part_secs.extend(cx.part_secs);
+    Ok((
+        Info {
+            db_bytes,
+            restore_bytes,
+            scale,
+            restore_scale,
+        },
+        full,
+    ))
+}
+
+fn report(
+    s: &Samples,
+    info: &Info,
+    full: bool,
+    rounds: usize,
+    wall: Duration,
+    parts: &std::collections::BTreeMap<String, f64>,
+) -> Result<()> {
+    let mut rows = vec![
+        Row::new("database downtime", "ms", &s.get("db_down.cutover"))
+            .against("bare docker stop + start", &s.get("db_down.bare"))
+            .goal(Goal::RatioAtMost(1.5))
+            .note("longest failing window of a fresh connection + SELECT 1 every 20 ms"),
+        Row::new(
+            "database downtime vs the guide",
+            "ms",
+            &s.get("db_down.cutover"),
+        )
+        .against("guide (docker CLI + compose)", &s.get("db_down.guide")),
+        Row::new("application downtime", "ms", &s.get("app_down.cutover"))
+            .against("guide (docker CLI + compose)", &s.get("app_down.guide"))
+            .note("total time GET /health on the backend is not 2xx over the whole upgrade"),
+        Row::new("backup throughput", "MB/s", &s.get("backup_mbps.cutover"))
+            .against(
+                "docker exec pg_dump -Fp > file",
+                &s.get("backup_mbps.plain"),
+            )
+            .goal(Goal::RatioAtLeast(0.85))
+            .note("pg_database_size / wall time"),
+        Row::new("backup time", "ms", &s.get("backup_ms.cutover"))
+            .against("docker exec pg_dump -Fp > file", &s.get("backup_ms.plain")),
+        Row::new(
+            "fast rollback wall time",
+            "ms",
+            &s.get("rollback_ms.cutover"),
+        )
+        .goal(Goal::MaxBelow(2000.0)),
+        Row::new(
+            "fast rollback: restore_old + ready alone",
+            "ms",
+            &s.get("rollback_swap_ms.cutover"),
+        ),
+        Row::new(
+            "fast rollback rows lost",
+            "rows",
+            &s.get("rollback_lost.cutover"),
+        )
+        .goal(Goal::AllZero),
+        Row::new(
+            "database downtime during fast rollback",
+            "ms",
+            &s.get("rollback_db_down.cutover"),
+        ),
+        Row::new("disaster restore", "ms", &s.get("restore_ms.cutover"))
+            .against("psql < plain dump", &s.get("restore_ms.psql"))
+            .goal(Goal::RatioAtMost(0.9))
+            .note("into a fresh database"),
+        Row::new("start to first frame", "ms", &s.get("first_frame_ms")),
+        Row::new(
+            "idle wizard CPU (10 s)",
+            "% of a core",
+            &s.get("idle_cpu_pct"),
+        ),
+        Row::new(
+            "release binary size",
+            "MB",
+            &s.get("binary_bytes")
+                .iter()
+                .map(|b| b / 1e6)
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    if full {
+        rows.push(Row::new(
+            "upgrade wall time (cutover run)",
+            "ms",
+            &s.get("upgrade_wall_ms.cutover"),
+        ));
+        rows.push(Row::new(
+            "database downtime, cutover's own report",
+            "ms",
+            &s.get("db_down_reported.cutover"),
+        ));
+        rows.push(Row::new(
+            "application downtime, cutover's own report",
+            "ms",
+            &s.get("app_down_reported.cutover"),
+        ));
+    }
+    let md = table(&rows);
+    println!("\n{md}");
+    println!(
+        "mode: {}; rounds: {rounds}; database {:.0} MB ({} users); restore source {:.0} MB ({} users); rows checked per rollback: {:.0}",
+        if full {
+            "full (real binary)"
+        } else {
+            "adapter"
+        },
+        info.db_bytes as f64 / 1e6,
+        info.scale,
+        info.restore_bytes as f64 / 1e6,
+        info.restore_scale,
+        s.get("rows_checked").first().copied().unwrap_or(0.0),
+    );
+    println!("wall time: {:.0} s", wall.as_secs_f64());
+    for (k, v) in parts {
+        println!("  {k:<32} {v:>6.1} s");
+    }
+    let machine = serde_json::json!({
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+        "load_at_end": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
+    });
+    let json = serde_json::json!({
+        "date": chrono::Utc::now().to_rfc3339(),
+        "command": "cargo bench --bench cutover_vs_baseline",
+        "machine": machine,
+        "mode": if full { "full" } else { "adapter" },
+        "rounds": rounds,
+        "database_bytes": info.db_bytes,
+        "scale": info.scale,
+        "restore_source_bytes": info.restore_bytes,
+        "restore_scale": info.restore_scale,
+        "wall_seconds": wall.as_secs_f64(),
+        "part_seconds": parts,
+        "rows": rows,
+        "samples": s.0,
+    });
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-results.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&json)?)?;
+    println!("figures written to {}", out.display());
+    Ok(())
+}

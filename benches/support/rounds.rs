@@ -1,0 +1,205 @@
+//! One round of the side-by-side bench: every Docker measurement once, each next to its
+//! baseline (A, B, A, B, ... across rounds, so drift in the page cache or in other load on the
+//! machine hits both sides). The stack ends every round in its pre-upgrade state.
+//!
+//! With the built-in pgvector plan (`full` mode) cutover's side is the real binary,
+//! `cutover run --yes`, then its fast rollback through the adapters (see `fast_rollback`).
+//! Without it (`adapter` mode) cutover's
+//! side is the recreate and `restore_old` through the docker adapter, and its backup is
+//! `adapters::backup::dump`; there is no application-downtime figure in that mode.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Result;
+use cutover::adapters::docker::DockerClient;
+
+use super::guide::{self, AFTER, StackRef};
+use super::probe::{Probe, Target};
+use super::{backup, db_ops, fast_rollback, rows, run};
+
+/// Samples per series name (see `series` in the bench's main for what each means).
+#[derive(Default)]
+pub struct Samples(pub BTreeMap<String, Vec<f64>>);
+
+impl Samples {
+    pub fn push(&mut self, name: &str, v: f64) {
+        self.0.entry(name.into()).or_default().push(v);
+    }
+    pub fn get(&self, name: &str) -> Vec<f64> {
+        self.0.get(name).cloned().unwrap_or_default()
+    }
+}
+
+pub struct Ctx {
+    pub docker: DockerClient,
+    pub stack: StackRef,
+    pub password: String,
+    /// The stack's compose file as the bench found it (restored after each upgrade).
+    pub original_compose: String,
+    /// 0700 directory for dumps (removed by the bench at the end).
+    pub scratch: PathBuf,
+    pub full: bool,
+    /// `pg_database_size` of the main database, bytes.
+    pub db_bytes: u64,
+    /// The restore source's two dumps (cutover's, plain).
+    pub restore_dump: PathBuf,
+    pub restore_plain: PathBuf,
+    /// Wall seconds spent per part, across rounds.
+    pub part_secs: BTreeMap<String, f64>,
+}
+
+impl Ctx {
+    fn pg(&self) -> String {
+        self.stack.container("postgres")
+    }
+    fn db_probe(&self) -> Probe {
+        Probe::start(
+            self.docker.clone(),
+            Target::Postgres {
+                container: self.pg(),
+                password: self.password.clone(),
+            },
+        )
+    }
+    fn app_probe(&self) -> Probe {
+        Probe::start(
+            self.docker.clone(),
+            Target::Http {
+                container: self.stack.container("backend"),
+                port: 8000,
+                path: "/health".into(),
+            },
+        )
+    }
+    fn mbps(&self, bytes: u64, ms: f64) -> f64 {
+        bytes as f64 / 1e6 / (ms / 1000.0)
+    }
+    fn timed(&mut self, part: &str, t: Instant) {
+        *self.part_secs.entry(part.into()).or_default() += t.elapsed().as_secs_f64();
+    }
+}
+
+fn remove(p: &Path) {
+    let _ = std::fs::remove_file(p);
+}
+
+pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
+    let pg = cx.pg();
+
+    // A: cutover's upgrade (DB and app downtime, backup), then its fast rollback.
+    let t = Instant::now();
+    let before = rows::snapshot(&pg).await?;
+    let (db, app) = (cx.db_probe(), cx.app_probe());
+    let mut cut_dump = None;
+    let mut run_dir = None;
+    let plan = if cx.full {
+        let f = run::run(&cx.stack.dir).await?;
+        s.push("upgrade_wall_ms.cutover", f.wall_ms);
+        s.push("backup_mbps.cutover", cx.mbps(cx.db_bytes, f.dump_ms));
+        s.push("backup_ms.cutover", f.dump_ms);
+        s.push("backup_file_mb.cutover", f.dump_bytes as f64 / 1e6);
+        if let Some(v) = f.reported_db_downtime_ms {
+            s.push("db_down_reported.cutover", v);
+        }
+        if let Some(v) = f.reported_app_downtime_ms {
+            s.push("app_down_reported.cutover", v);
+        }
+        cut_dump = Some(f.dump_path);
+        run_dir = Some(f.run_dir);
+        None
+    } else {
+        let (plan, _) = db_ops::cutover_recreate(&cx.docker, &pg, AFTER, &cx.password).await?;
+        Some(plan)
+    };
+    let (db, app) = (db.finish().await, app.finish().await);
+    s.push("db_down.cutover", db.longest_ms());
+    if cx.full {
+        s.push("app_down.cutover", app.total_ms());
+    }
+    cx.timed("cutover upgrade", t);
+
+    let t = Instant::now();
+    let db = cx.db_probe();
+    let rb_ms = match (&plan, &run_dir) {
+        (Some(p), _) => db_ops::restore_old(&cx.docker, p, &cx.password).await?,
+        (None, Some(dir)) => {
+            let file = cx.stack.dir.join("compose.yaml");
+            let f = fast_rollback::after_run(
+                &cx.docker,
+                dir,
+                &cx.password,
+                &file,
+                &cx.original_compose,
+            )
+            .await?;
+            s.push("rollback_swap_ms.cutover", f.swap_ms);
+            f.total_ms
+        }
+        (None, None) => unreachable!("either the adapter recreate or a run happened"),
+    };
+    s.push("rollback_db_down.cutover", db.finish().await.longest_ms());
+    s.push("rollback_ms.cutover", rb_ms);
+    s.push(
+        "rollback_lost.cutover",
+        rows::lost_since(&pg, &before).await? as f64,
+    );
+    s.push("rows_checked", rows::total(&before) as f64);
+    cx.timed("cutover fast rollback", t);
+
+    // B1: bare restart.
+    let t = Instant::now();
+    let db = cx.db_probe();
+    db_ops::bare_restart(&pg).await?;
+    s.push("db_down.bare", db.finish().await.longest_ms());
+    cx.timed("bare restart", t);
+
+    // cutover's dump alone, when the run did not take one.
+    if !cx.full {
+        let t = Instant::now();
+        let name = format!("round{i}.dump");
+        let dir = cx.scratch.join("dumps");
+        let (ms, bytes) = backup::cutover_dump(&cx.docker, &pg, "privexbot", &dir, &name).await?;
+        s.push("backup_mbps.cutover", cx.mbps(cx.db_bytes, ms));
+        s.push("backup_ms.cutover", ms);
+        s.push("backup_file_mb.cutover", bytes as f64 / 1e6);
+        remove(&dir.join(name));
+        cx.timed("cutover dump (adapter)", t);
+    }
+
+    // B2: the guide's procedure (its pg_dump is the backup baseline).
+    let t = Instant::now();
+    let plain = cx.scratch.join(format!("round{i}.sql"));
+    let (db, app) = (cx.db_probe(), cx.app_probe());
+    let g = guide::upgrade(&cx.stack, &plain).await?;
+    anyhow::ensure!(g.dump_bytes > 0, "the guide's pg_dump wrote nothing");
+    let (db, app) = (db.finish().await, app.finish().await);
+    s.push("db_down.guide", db.longest_ms());
+    s.push("app_down.guide", app.total_ms());
+    s.push("backup_mbps.plain", cx.mbps(cx.db_bytes, g.dump_ms));
+    s.push("backup_ms.plain", g.dump_ms);
+    s.push("backup_file_mb.plain", g.dump_bytes as f64 / 1e6);
+    s.push("guide_wall_ms", g.total_ms);
+    remove(&plain);
+    cx.timed("guide procedure", t);
+    let t = Instant::now();
+    guide::revert(&cx.stack).await?;
+    cx.timed("guide revert (unmeasured)", t);
+    if let Some(p) = cut_dump {
+        remove(&p);
+    }
+
+    // Disaster restore into fresh databases, A then B.
+    let t = Instant::now();
+    let ms = backup::cutover_restore(&cx.docker, &pg, "bench_restore_c", &cx.restore_dump).await?;
+    s.push("restore_ms.cutover", ms);
+    backup::check_restored(&pg, "bench_restore_c", "restore_src").await?;
+    backup::drop_db(&pg, "bench_restore_c").await?;
+    let ms = backup::psql_restore(&pg, "bench_restore_p", &cx.restore_plain).await?;
+    s.push("restore_ms.psql", ms);
+    backup::check_restored(&pg, "bench_restore_p", "restore_src").await?;
+    backup::drop_db(&pg, "bench_restore_p").await?;
+    cx.timed("restore", t);
+    Ok(())
+}
