@@ -50,6 +50,7 @@ fn busy_state() -> State {
                     "LOG:  checkpoint complete: wrote {} buffers (0.{i}%)",
                     i % 4096
                 ),
+                note: false,
             },
         );
     }
@@ -87,6 +88,7 @@ fn render(c: &mut Criterion) {
                         at: Some(tui_support::at(n / 100)),
                         stderr: false,
                         text: format!("LOG:  new line {n}"),
+                        note: false,
                     },
                 );
                 term.draw(|f| cutover::tui::views::draw(black_box(&state), f))

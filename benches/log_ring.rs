@@ -59,6 +59,7 @@ fn line(i: u64) -> Msg {
                     .unwrap(),
             ),
             stderr: i.is_multiple_of(7),
+            note: false,
             text: format!(
                 "2026-11-25 02:00:00.000 UTC [{i}] LOG:  checkpoint complete: wrote {} buffers",
                 i % 4096
