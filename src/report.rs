@@ -45,6 +45,8 @@ pub struct StepLine {
     pub title: String,
     pub kind: StepKind,
     pub state: StepState,
+    /// It may have left changes behind (crash, timeout, abandoned): shown as UNCERTAIN.
+    pub uncertain: bool,
     pub result: String,
     pub duration_ms: Option<i64>,
     pub undo_duration_ms: Option<i64>,
@@ -94,6 +96,7 @@ impl Report {
                 title: m.title.clone(),
                 kind: m.kind,
                 state: r.state,
+                uncertain: r.is_uncertain(),
                 result: result_text(r),
                 duration_ms: span(r.started_at, r.finished_at),
                 undo_duration_ms: span(r.undo_started_at, r.undo_finished_at),
@@ -149,7 +152,7 @@ impl Report {
             let _ = writeln!(
                 s,
                 "  {:<8} {:<20} {:>7}  {}",
-                state_word(st.state),
+                st.word(),
                 st.id,
                 dur,
                 st.result
@@ -204,7 +207,7 @@ impl Report {
                 s,
                 "| {} | {} | {} | {} | {} |",
                 st.title,
-                state_word(st.state),
+                st.word(),
                 st.result,
                 ms(st.duration_ms),
                 ms(st.undo_duration_ms)
@@ -239,6 +242,16 @@ fn result_text(r: &StepRecord) -> String {
         text = format!("{text}; undo failed: {}", e.message);
     }
     text
+}
+
+impl StepLine {
+    fn word(&self) -> &'static str {
+        if self.uncertain {
+            "UNCERTAIN"
+        } else {
+            state_word(self.state)
+        }
+    }
 }
 
 pub fn state_word(s: StepState) -> &'static str {

@@ -84,6 +84,17 @@ impl StepRecord {
             StepState::Pending | StepState::Undone => false,
         }
     }
+
+    /// Whether the step may have changed the world without the journal knowing how far it
+    /// got: started and never ended (a crash), or ended without a clean result (a timeout, or
+    /// abandoned on a second interrupt).
+    pub fn is_uncertain(&self) -> bool {
+        match self.state {
+            StepState::Running | StepState::Undoing => true,
+            StepState::Failed => self.uncertain_failure,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,11 +165,12 @@ impl RunState {
         self.steps_meta.iter().find(|m| m.id == id)
     }
 
-    /// Steps that were started and never ended, as the journal shows them.
+    /// Steps that may have left changes the journal cannot describe (see
+    /// [`StepRecord::is_uncertain`]): started and never ended, or ended uncertain.
     pub fn uncertain(&self) -> Vec<&str> {
         self.steps
             .iter()
-            .filter(|(_, r)| matches!(r.state, StepState::Running | StepState::Undoing))
+            .filter(|(_, r)| r.is_uncertain())
             .map(|(id, _)| id.as_str())
             .collect()
     }

@@ -219,14 +219,17 @@ impl Runner {
         Ok(None)
     }
 
-    /// After a crash: a step seen started but never finished is undone defensively (actions)
-    /// or marked failed so it runs again (checks).
+    /// After a crash, a timeout or a second interrupt: an uncertain step is undone defensively
+    /// (actions) or marked failed so it runs again (checks).
     async fn settle_uncertain(&mut self) -> Result<Option<RunOutcome>> {
         let state = self.state();
         for id in state.uncertain() {
             let step = self.step(id);
             let rec = &state.steps[id];
             if step.kind() != StepKind::Action {
+                if rec.state == StepState::Failed {
+                    continue; // already closed; it runs again
+                }
                 self.journal(Entry::StepFailed {
                     step: id.into(),
                     error: StepError::new("interrupted before it finished; will run again"),
@@ -387,7 +390,9 @@ impl Runner {
         }
         // A check left running by a crash changed nothing; close it so the run can end.
         for id in state.uncertain() {
-            if self.step(id).kind() != StepKind::Action {
+            if self.step(id).kind() != StepKind::Action
+                && state.steps[id].state == StepState::Running
+            {
                 let error = StepError::new("interrupted before it finished");
                 self.journal(Entry::StepFailed {
                     step: id.into(),
