@@ -6,7 +6,9 @@
 //! world and the order things happened in. Knobs come from `CUTOVER_SCRIPTED`, a comma list:
 //! `fail=ID`, `fail_undo=ID`, `sleep=ID:MS`, `timeout=ID:MS`, `ponr=ID`,
 //! `crash=ID:before|mid` (abort the process at the start of `run`, or after the output is saved
-//! and the change made), `crash_undo=ID` (abort at the start of `undo`).
+//! and the change made), `crash_undo=ID` (abort at the start of `undo`),
+//! `stubborn=ID:MS` (an action that makes its change, then keeps running for MS ms ignoring
+//! cancellation: only the runner abandoning it, on a second interrupt, stops it early).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -32,6 +34,7 @@ pub struct Knobs {
     pub crash_before: Vec<String>,
     pub crash_mid: Vec<String>,
     pub crash_undo: Vec<String>,
+    pub stubborn_ms: BTreeMap<String, u64>,
 }
 
 impl Knobs {
@@ -58,6 +61,7 @@ impl Knobs {
                 "crash_undo" => k.crash_undo.push(value.into()),
                 "sleep" => drop(k.sleep_ms.insert(id_ms()?.0, id_ms()?.1)),
                 "timeout" => drop(k.timeout_ms.insert(id_ms()?.0, id_ms()?.1)),
+                "stubborn" => drop(k.stubborn_ms.insert(id_ms()?.0, id_ms()?.1)),
                 "crash" => match value.split_once(':') {
                     Some((id, "before")) => k.crash_before.push(id.into()),
                     Some((id, "mid")) => k.crash_mid.push(id.into()),
@@ -191,6 +195,11 @@ impl ScriptedStep {
             .map_err(|e| StepError::new("cannot write marker").with_cause(e))?;
         self.record("run")?;
         cx.log(format!("wrote {}", marker.display()));
+        if let Some(ms) = self.knobs.stubborn_ms.get(&self.id) {
+            // Deliberately deaf to `cx.cancel_token()`: a step that cannot stop at a safe point.
+            cx.log(format!("busy for {ms} ms; not listening to interrupts"));
+            tokio::time::sleep(Duration::from_millis(*ms)).await;
+        }
         if Self::has(&self.knobs.crash_mid, &self.id) {
             std::process::abort();
         }
