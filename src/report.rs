@@ -86,6 +86,7 @@ impl Report {
                 }
             })
             .collect();
+        let uncertain = state.uncertain();
         let steps = state
             .steps_meta
             .iter()
@@ -96,7 +97,7 @@ impl Report {
                 title: m.title.clone(),
                 kind: m.kind,
                 state: r.state,
-                uncertain: r.is_uncertain(),
+                uncertain: uncertain.contains(&m.id.as_str()),
                 result: result_text(r),
                 duration_ms: span(r.started_at, r.finished_at),
                 undo_duration_ms: span(r.undo_started_at, r.undo_finished_at),
@@ -113,7 +114,7 @@ impl Report {
             outcome,
             sign_offs,
             steps,
-            uncertain: state.uncertain().into_iter().map(String::from).collect(),
+            uncertain: uncertain.iter().copied().map(String::from).collect(),
             torn_journal_tail: state.torn_tail.is_some(),
             next,
             upgrade: (state.plan == crate::upgrade::plan::PLAN_NAME)

@@ -170,7 +170,12 @@ impl RunState {
     pub fn uncertain(&self) -> Vec<&str> {
         self.steps
             .iter()
-            .filter(|(_, r)| r.is_uncertain())
+            // A check that ended uncertain changed nothing: it just runs again.
+            .filter(|(id, r)| {
+                r.is_uncertain()
+                    && (r.state != StepState::Failed
+                        || self.meta(id).is_some_and(|m| m.kind == StepKind::Action))
+            })
             .map(|(id, _)| id.as_str())
             .collect()
     }
