@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::adapters::docker::PullPolicy;
-use crate::engine::redact::{REDACTED, is_secret_name};
+use crate::engine::redact::{REDACTED, is_secret_name, redact_line};
 
 /// Environment variables that start with `CUTOVER_` but are not configuration keys.
 const NON_CONFIG_ENV: &[&str] = &[
@@ -49,6 +49,8 @@ pub struct Partial {
     pub pull_policy: Option<String>,
     pub extra_writer_services: Option<Vec<String>>,
     pub migrations_dir: Option<PathBuf>,
+    pub migrations_command: Option<String>,
+    pub migrations_down_command: Option<String>,
     pub collation_policy: Option<String>,
     pub qdrant_ports: Option<String>,
     pub ready_timeout_secs: Option<u64>,
@@ -72,6 +74,8 @@ const KEYS: &[&str] = &[
     "pull_policy",
     "extra_writer_services",
     "migrations_dir",
+    "migrations_command",
+    "migrations_down_command",
     "collation_policy",
     "qdrant_ports",
     "ready_timeout_secs",
@@ -110,6 +114,14 @@ pub struct Config {
     pub extra_writer_services: Vec<String>,
     /// Up/down migration pairs to apply instead of the ones built into cutover (default: built in).
     pub migrations_dir: Option<PathBuf>,
+    /// The application's own migrations instead of cutover's (mutually exclusive with
+    /// `migrations_dir`), e.g. `alembic upgrade head`: run by `/bin/sh -c` in a one-off
+    /// container from the backend container's image, with its environment and networks (the
+    /// image's entrypoint is replaced by the shell; write it into the command if needed).
+    pub migrations_command: Option<String>,
+    /// Undoes `migrations_command` on a fast rollback (same one-off container), e.g.
+    /// `alembic downgrade <revision>`. Without it the app's schema changes stay on rollback.
+    pub migrations_down_command: Option<String>,
     /// What the collation step does after the image change: `auto` (default: amcheck every
     /// collatable btree index; REINDEX all of them when the C library changed, else only the
     /// broken ones), `check` (amcheck, REINDEX only broken ones), `reindex-all`, `skip`.
@@ -195,6 +207,10 @@ impl Config {
                         "{key} = {:?}  # {source}",
                         v.as_str().map(|_| REDACTED).unwrap_or(REDACTED)
                     );
+                }
+                // A command line may hold `NAME=secret` pairs.
+                Some(toml::Value::String(v)) if key.ends_with("_command") => {
+                    let _ = writeln!(out, "{key} = {:?}  # {source}", redact_line(v));
                 }
                 Some(v) => {
                     let _ = writeln!(out, "{key} = {v}  # {source}");
@@ -314,6 +330,8 @@ fn merge(
         pull_policy,
         extra_writer_services,
         migrations_dir,
+        migrations_command,
+        migrations_down_command,
         collation_policy,
         qdrant_ports,
         ready_timeout_secs,
@@ -395,12 +413,37 @@ fn resolve(
         Some(n) => Ok(n),
         None => Ok(default),
     };
+    let command = |key: &'static str, v: Option<String>| match v {
+        Some(c) if c.trim().is_empty() => Err(bad_key(key, &sources, "must not be empty")),
+        v => Ok(v),
+    };
+    let migrations_command = command("migrations_command", p.migrations_command)?;
+    let migrations_down_command = command("migrations_down_command", p.migrations_down_command)?;
+    if migrations_command.is_some() && p.migrations_dir.is_some() {
+        let from = |k: &str| sources.get(k).map_or("default", String::as_str).to_string();
+        return Err(ConfigError(format!(
+            "keys `migrations_dir` (from {}) and `migrations_command` (from {}) are mutually \
+             exclusive: cutover applies either its migration set or the app's own command; \
+             set only one",
+            from("migrations_dir"),
+            from("migrations_command")
+        )));
+    }
+    if migrations_down_command.is_some() && migrations_command.is_none() {
+        return Err(bad_key(
+            "migrations_down_command",
+            &sources,
+            "needs `migrations_command` (it undoes that command)",
+        ));
+    }
     let ready_timeout_secs = timeout("ready_timeout_secs", p.ready_timeout_secs, 120)?;
     let stop_timeout_secs = timeout("stop_timeout_secs", p.stop_timeout_secs, 30)?;
     Ok(Config {
         pull_policy,
         extra_writer_services,
         migrations_dir: p.migrations_dir.map(|d| cwd.join(d)),
+        migrations_command,
+        migrations_down_command,
         collation_policy,
         qdrant_ports,
         ready_timeout_secs,

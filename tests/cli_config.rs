@@ -111,3 +111,50 @@ fn no_compose_file_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no compose file"));
 }
+
+#[test]
+fn the_apps_migrations_command_excludes_migrations_dir_and_is_printed_redacted() {
+    let tmp = stack();
+    std::fs::write(
+        tmp.path().join("cutover.toml"),
+        "migrations_dir = \"db\"\nmigrations_command = \"alembic upgrade head\"\n",
+    )
+    .unwrap();
+    let out = cutover(tmp.path(), &["config", "--print"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`migrations_dir`")
+            && err.contains("`migrations_command`")
+            && err.contains("mutually exclusive"),
+        "{err}"
+    );
+
+    std::fs::write(
+        tmp.path().join("cutover.toml"),
+        "migrations_down_command = \"alembic downgrade base\"\n",
+    )
+    .unwrap();
+    let out = cutover(tmp.path(), &["config", "--print"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad value for key `migrations_down_command`")
+            && err.contains("needs `migrations_command`"),
+        "{err}"
+    );
+
+    std::fs::write(
+        tmp.path().join("cutover.toml"),
+        "migrations_command = \"DB_PASSWORD=hunter2 alembic upgrade head\"\n",
+    )
+    .unwrap();
+    let out = cutover(tmp.path(), &["config", "--print"], &[]);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{printed}");
+    assert!(
+        printed.contains("migrations_command = \"DB_PASSWORD=[redacted] alembic upgrade head\"")
+            && !printed.contains("hunter2"),
+        "{printed}"
+    );
+}

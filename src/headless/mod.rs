@@ -153,11 +153,15 @@ impl Renderer {
     }
 }
 
-/// Prints events until the runner drops its sender.
+/// Prints events until the runner drops its sender, and logs the steps' lines.
 pub async fn print_events(mut events: UnboundedReceiver<Event>, json: bool) {
     let mut r = Renderer::new(json);
     let mut out = std::io::stdout();
     while let Some(ev) = events.recv().await {
+        // Step log lines also go to the run's cutover.log, as the TUI's do (already redacted).
+        if let EventKind::Log { step, line } = &ev.kind {
+            tracing::info!(target: "step", "{step}: {line}");
+        }
         if let Some(line) = r.render(&ev) {
             let _ = writeln!(out, "{line}");
             let _ = out.flush();

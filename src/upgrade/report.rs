@@ -101,7 +101,17 @@ impl UpgradeFacts {
         if let Some(c) = out::<CollationOutput>(s, "collation") {
             f.reindexed = c.reindexed();
         }
-        if let Some(m) = out::<MigrationsOutput>(s, "migrations") {
+        if let Some(app) = out::<MigrationsOutput>(s, "migrations").and_then(|m| m.app) {
+            f.migrations = vec![format!(
+                "migrations_command `{}` ({})",
+                app.command,
+                app.exit_code
+                    .map_or("did not finish".to_string(), |c| format!("exit code {c}"))
+            )];
+            if let Some(undo) = app.undo {
+                f.warnings.push(format!("migrations (undo): {undo}"));
+            }
+        } else if let Some(m) = out::<MigrationsOutput>(s, "migrations") {
             f.migrations = m
                 .ran
                 .iter()
