@@ -324,6 +324,7 @@ fn done() -> State {
             sha256: "9f2c4e1ab0d3c5e7f9a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5".into(),
             toc_entries: 41,
             database: "privexbot".into(),
+            compression: "zstd:1".into(),
         }),
         fingerprint_before: Some(fp(&[
             ("users", 2000, "-81723"),

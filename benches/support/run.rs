@@ -1,6 +1,6 @@
 //! The whole upgrade through the real binary: `cutover run --yes` with the three sign-offs as
-//! flags (its fast rollback is measured by `fast_rollback`: the CLI does not roll back a run
-//! that ended done). The test images stand in for the registry ones (`--pull never`); qdrant is
+//! flags (its fast rollback, `cutover rollback --yes --run <dir>`, is timed by
+//! `fast_rollback`). The test images stand in for the registry ones (`--pull never`); qdrant is
 //! left unpublished so nothing binds a host port.
 //!
 //! The backup figure is read from the run's own journal: the `backup` step journals its output
@@ -19,7 +19,8 @@ use super::ui::BIN;
 
 const QDRANT: &str = "cutover-testbed/qdrant-standin:latest";
 
-async fn cutover(dir: &Path, args: &[&str]) -> Result<ProcessOut> {
+/// The release binary in `dir` with the test images as targets (no registry, no host port).
+pub async fn cutover(dir: &Path, args: &[&str]) -> Result<ProcessOut> {
     let mut all: Vec<&str> = args.to_vec();
     all.extend([
         "--target-image",

@@ -109,9 +109,10 @@ impl Step for Backup {
         .await
         .context("taking the backup")?;
         cx.log(format!(
-            "{}: {} bytes, sha256 {}, {} TOC entries",
+            "{}: {} bytes, compression {}, sha256 {}, {} TOC entries",
             record.path.display(),
             record.bytes,
+            record.compression,
             record.sha256,
             record.toc_entries
         ));
