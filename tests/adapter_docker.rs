@@ -330,6 +330,12 @@ async fn recreate_preserves_settings_and_every_step_is_idempotent() {
         mount_names(&new),
         "named and anonymous volumes carried"
     );
+    // The anonymous volume is now mounted by name, so `rm -v` no longer takes it: remove it too.
+    for (_, vol) in mount_names(&old) {
+        if !vol.is_empty() {
+            g.volume(&vol);
+        }
+    }
     let r = c
         .exec_output(&name, &ExecSpec::new(["cat", "/data/f", "/anon/f"]))
         .await

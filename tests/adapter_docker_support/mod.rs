@@ -160,8 +160,10 @@ impl Drop for Cleanup {
         let run = |args: &[&str]| {
             let _ = Command::new("docker").args(args).output();
         };
+        // `-v`: containers of images that declare a VOLUME get anonymous volumes, which would
+        // otherwise outlive the test.
         for c in self.containers.iter().rev() {
-            run(&["rm", "-f", c]);
+            run(&["rm", "-f", "-v", c]);
         }
         for v in self.volumes.iter().rev() {
             run(&["volume", "rm", "-f", v]);
