@@ -86,3 +86,73 @@ async fn fingerprint_sees_duplicates_and_changes_but_not_row_order() {
         vec!["users: same row count, different contents".to_string()]
     );
 }
+
+/// The snapshot is fixed at `open`: rows written before the scan runs are not in it. Tables the
+/// record hash cannot read (a `point` column, empty or not) fall back to the row's text and
+/// still see a change. A journal from before methods were recorded reads as md5, and a
+/// fingerprint taken "like" it uses md5 again, so old runs still compare.
+#[tokio::test]
+async fn snapshot_is_fixed_at_open_and_every_column_type_is_hashed() {
+    use cutover::adapters::fingerprint::{Fingerprint, Method, Snapshot, fingerprint_like};
+    let Some(_engine) = require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(10);
+    let out = stack.compose(&["stop", "celery-worker", "backend"]);
+    assert!(out.status.success());
+    let db = stack.connect().await;
+    let writer = stack.connect().await;
+    db.batch_execute(
+        "CREATE TABLE geo (id int, at point); INSERT INTO geo VALUES (1, '(1,2)');
+         CREATE TABLE geo_empty (at point);",
+    )
+    .await
+    .unwrap();
+
+    let snap = Snapshot::open(&db, "public", Method::Hash).await.unwrap();
+    writer
+        .batch_execute("INSERT INTO users VALUES (gen_random_uuid(), 'late', 'late@example.com', true, now(), now())")
+        .await
+        .unwrap();
+    let at_open = snap.fingerprint().await.unwrap();
+    assert_eq!(at_open.method, Method::Hash);
+    assert_eq!(
+        at_open.tables["users"].rows, 10,
+        "the late row is after the snapshot"
+    );
+    assert_eq!(at_open.tables["geo"].rows, 1);
+    assert_eq!(at_open.tables["geo_empty"].rows, 0);
+    let now = fingerprint(&db, "public").await.unwrap();
+    assert_eq!(now.tables["users"].rows, 11);
+
+    db.batch_execute("UPDATE geo SET at = '(1,3)'")
+        .await
+        .unwrap();
+    let moved = fingerprint(&db, "public").await.unwrap();
+    assert_eq!(
+        now.diff(&moved),
+        vec!["geo: same row count, different contents".to_string()]
+    );
+
+    // A fingerprint journaled by an older cutover has no method field: md5.
+    let mut old: serde_json::Value = serde_json::to_value(&moved).unwrap();
+    old.as_object_mut().unwrap().remove("method");
+    let old: Fingerprint = serde_json::from_value(old).unwrap();
+    assert_eq!(old.method, Method::Md5);
+    assert_eq!(
+        old.diff(&moved),
+        vec![
+            "the fingerprints were taken by different methods (Md5, Hash): not comparable"
+                .to_string()
+        ]
+    );
+    let again = fingerprint_like(&db, "public", &old).await.unwrap();
+    assert_eq!(again.method, Method::Md5);
+    let again2 = fingerprint_like(&db, "public", &again).await.unwrap();
+    assert_eq!(again, again2);
+    assert_eq!(again.tables["geo"].rows, 1);
+    assert_ne!(
+        again.tables["users"].checksum,
+        moved.tables["users"].checksum
+    );
+}

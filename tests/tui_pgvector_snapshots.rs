@@ -300,6 +300,7 @@ fn done() -> State {
     ));
     feed(&mut s, msgs);
     let fp = |rows: &[(&str, i64, &str)]| Fingerprint {
+        method: Default::default(),
         tables: rows
             .iter()
             .map(|(t, n, c)| {

@@ -68,7 +68,7 @@ pub async fn check_data(env: &UpgradeEnv, cx: &StepContext) -> Result<RollbackCh
         .output_of::<WindowOutput>("start-writers")
         .and_then(|w| w.fingerprint_at_rollback);
     let client = env.connect().await?;
-    let now = fingerprint::fingerprint(&client, SCHEMA)
+    let now = fingerprint::fingerprint_like(&client, SCHEMA, &before)
         .await
         .context("fingerprinting the tables after the rollback")?;
     let mut problems = Vec::new();

@@ -10,7 +10,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::backup::SCHEMA;
+use super::backup::{BackupOutput, SCHEMA};
 use super::stop_writers::StopOutput;
 use super::{earlier, meta};
 use crate::adapters::fingerprint::{self, Fingerprint};
@@ -70,8 +70,13 @@ impl Step for StartWriters {
         if cx.output::<WindowOutput>().is_some() {
             return Ok(());
         }
+        // By the pre-upgrade fingerprint's method: the rollback check compares the two.
+        let method_of = cx
+            .output_of::<BackupOutput>("backup")
+            .map(|b| b.fingerprint_before)
+            .unwrap_or_default();
         let fp = match self.env.connect().await {
-            Ok(client) => fingerprint::fingerprint(&client, SCHEMA).await,
+            Ok(client) => fingerprint::fingerprint_like(&client, SCHEMA, &method_of).await,
             Err(e) => Err(e),
         };
         match fp {
