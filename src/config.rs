@@ -52,6 +52,7 @@ pub struct Partial {
     pub migrations_command: Option<String>,
     pub migrations_down_command: Option<String>,
     pub collation_policy: Option<String>,
+    pub rollback_check: Option<String>,
     pub qdrant_ports: Option<String>,
     pub ready_timeout_secs: Option<u64>,
     pub stop_timeout_secs: Option<u64>,
@@ -77,6 +78,7 @@ const KEYS: &[&str] = &[
     "migrations_command",
     "migrations_down_command",
     "collation_policy",
+    "rollback_check",
     "qdrant_ports",
     "ready_timeout_secs",
     "stop_timeout_secs",
@@ -88,6 +90,8 @@ const LIST_KEYS: &[&str] = &["extra_writer_services"];
 const NUMBER_KEYS: &[&str] = &["ready_timeout_secs", "stop_timeout_secs"];
 /// Values of `collation_policy` (see [`Config::collation_policy`]).
 pub const COLLATION_POLICIES: &[&str] = &["auto", "check", "reindex-all", "skip"];
+/// Values of `rollback_check` (see [`Config::rollback_check`]).
+pub const ROLLBACK_CHECKS: &[&str] = &["rows", "contents"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
@@ -126,6 +130,12 @@ pub struct Config {
     /// collatable btree index; REINDEX all of them when the C library changed, else only the
     /// broken ones), `check` (amcheck, REINDEX only broken ones), `reindex-all`, `skip`.
     pub collation_policy: String,
+    /// What the fast rollback re-reads once the old server is shown to resume where the new one
+    /// stopped (same cluster, WAL position): `rows` (default: exact row counts of every
+    /// pre-existing table, read from a snapshot while the writers start) or `contents` (row
+    /// counts and checksums of every row: about 1.2 s more per GB on 2 cores). Without that
+    /// proof, and on the disaster path, contents are always compared.
+    pub rollback_check: String,
     /// Host ports for qdrant: `auto` (default: 6333/6334 on loopback if free, else unpublished),
     /// `none` (reachable only on the stack's network), or `HOST:CONTAINER,...`.
     pub qdrant_ports: String,
@@ -333,6 +343,7 @@ fn merge(
         migrations_command,
         migrations_down_command,
         collation_policy,
+        rollback_check,
         qdrant_ports,
         ready_timeout_secs,
         stop_timeout_secs
@@ -394,6 +405,17 @@ fn resolve(
             ),
         ));
     }
+    let rollback_check = p.rollback_check.unwrap_or_else(|| "rows".into());
+    if !ROLLBACK_CHECKS.contains(&rollback_check.as_str()) {
+        return Err(bad_key(
+            "rollback_check",
+            &sources,
+            &format!(
+                "{rollback_check:?} is not one of {}",
+                ROLLBACK_CHECKS.join(", ")
+            ),
+        ));
+    }
     let qdrant_ports = p.qdrant_ports.unwrap_or_else(|| "auto".into());
     parse_qdrant_ports(&qdrant_ports).map_err(|e| bad_key("qdrant_ports", &sources, &e))?;
     let postgres_service = p.postgres_service.unwrap_or_else(|| "postgres".into());
@@ -445,6 +467,7 @@ fn resolve(
         migrations_command,
         migrations_down_command,
         collation_policy,
+        rollback_check,
         qdrant_ports,
         ready_timeout_secs,
         stop_timeout_secs,

@@ -39,6 +39,8 @@ pub struct UpgradeEnv {
     pub migrations_command: Option<String>,
     pub migrations_down_command: Option<String>,
     pub collation_policy: String,
+    /// The fast rollback's check re-reads every row's contents, not only the row counts.
+    pub rollback_check_contents: bool,
     pub qdrant_ports: Vec<PortMapping>,
     pub ready_timeout: Duration,
     pub stop_timeout: Duration,
@@ -64,6 +66,7 @@ impl UpgradeEnv {
             migrations_command: config.migrations_command.clone(),
             migrations_down_command: config.migrations_down_command.clone(),
             collation_policy: config.collation_policy.clone(),
+            rollback_check_contents: config.rollback_check == "contents",
             qdrant_ports,
             ready_timeout: Duration::from_secs(config.ready_timeout_secs),
             stop_timeout: Duration::from_secs(config.stop_timeout_secs),

@@ -9,6 +9,7 @@
 //! again. No step is past a point of no return: the old container is kept until the separate
 //! `cutover finalize`, so a failure anywhere rolls back to the old stack.
 
+pub mod backend_health;
 pub mod disaster;
 pub mod env;
 pub mod facts;

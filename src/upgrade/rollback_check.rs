@@ -2,30 +2,32 @@
 //! before the upgrade holds what it should, and the backend is healthy again.
 //!
 //! "What it should" depends on the path and on the window:
-//! - fast path: the old container runs on the same data volume, so rows the writers added while
-//!   the upgrade stood (after `start-writers`) are kept. `start-writers`' undo fingerprints the
-//!   tables right after stopping the writers again; a table that changed during the window must
-//!   equal that fingerprint, every other one must equal the pre-upgrade one (`backup`'s);
+//! - fast path after the writers had run on the new server (`start-writers` was undone): the old
+//!   container runs on the same volume, so the rows they added are kept. `recreate-postgres`'
+//!   undo has shown that the old server resumed at or after the new server's last WAL position
+//!   (same cluster): that is what proves nothing was lost. The tables are then compared with the
+//!   pre-upgrade fingerprint, and a table that differs is reported with its rows kept;
+//! - fast path otherwise: the writers never wrote to the new server, so every table must equal
+//!   the pre-upgrade fingerprint exactly (before the recreate, a difference can only be a
+//!   client's write during the window, and is kept);
 //! - disaster path: the database is the backup, so every table must equal the pre-upgrade
 //!   fingerprint exactly, and the rows written during the window are reported as lost.
 //!
-//! The data check runs with the writers still stopped (in `stop-writers`' undo, before it starts
-//! them), because only then can equality be exact; the health check runs after they start.
+//! When: the comparison must read the database as it was BEFORE the writers start again, or
+//! equality could not be exact. The disaster path, and a fast path whose resume could not be
+//! shown, hold the writers back until it passes ([`Timing::HoldWriters`]). Otherwise the
+//! snapshot is taken first and the tables are read while the writers start and the backend
+//! comes up ([`Timing::Alongside`]): as exact, and the service is back a table scan sooner. If
+//! that comparison fails, the writers are stopped again.
 
-use std::time::{Duration, Instant};
-
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::env::UpgradeEnv;
-use super::steps::backup::{BackupOutput, SCHEMA};
+use super::steps::backup::BackupOutput;
+use super::steps::recreate_postgres::RecreateOutput;
 use super::steps::start_writers::WindowOutput;
-use crate::adapters::fingerprint::{self, Fingerprint};
-use crate::adapters::http::HttpClient;
+use crate::adapters::fingerprint::Fingerprint;
 use crate::engine::{StepContext, StepError};
-
-const BACKEND_PORT: u16 = 8000;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RollbackCheck {
@@ -43,129 +45,185 @@ pub struct RollbackCheck {
     pub healthy_at: Option<DateTime<Utc>>,
     /// Why the data was not compared, when it was not.
     pub skipped: Option<String>,
+    /// How the old server was shown to resume where the new one stopped (fast path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<String>,
+    /// Checksums were compared too, not only row counts.
+    #[serde(default = "compared_contents_before_this_was_recorded")]
+    pub contents_compared: bool,
 }
 
-/// Compares the database with what it should hold after the rollback; errors list every table
-/// that differs. Call with the writers stopped.
-pub async fn check_data(env: &UpgradeEnv, cx: &StepContext) -> Result<RollbackCheck, StepError> {
+fn compared_contents_before_this_was_recorded() -> bool {
+    true
+}
+
+/// When the tables are read relative to the writers' restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timing {
+    HoldWriters,
+    Alongside,
+}
+
+/// What the tables are compared with, gathered from the journal.
+#[derive(Debug, Clone)]
+pub struct Expectation {
+    pub before: Fingerprint,
+    /// Disaster path, or a journal of an older version: the tables when the rollback stopped
+    /// the writers on the new server.
+    window: Option<Fingerprint>,
+    /// A table that differs from `before` holds client writes made during the window: kept.
+    differences_are_kept: bool,
+    disaster: bool,
+    resumed: Option<String>,
+    pub timing: Timing,
+    /// Compare checksums, not only row counts.
+    pub contents: bool,
+}
+
+/// The expectation for this rollback, or the check as skipped (nothing to compare with).
+/// `restarted_unchecked`: an earlier attempt of this undo already started the writers before
+/// its comparison finished (a crash in between); their new rows are then kept too.
+/// `contents_wanted`: the operator asked for checksums even where the resume was shown.
+pub fn expectation(
+    cx: &StepContext,
+    restarted_unchecked: bool,
+    contents_wanted: bool,
+) -> Result<Expectation, RollbackCheck> {
     let disaster = cx.disaster_rollback();
-    let mut check = RollbackCheck {
-        path: if disaster { "disaster" } else { "fast" }.into(),
-        ..Default::default()
-    };
     let Some(before) = cx
         .output_of::<BackupOutput>("backup")
         .map(|b| b.fingerprint_before)
     else {
-        check.skipped = Some(
-            "no pre-upgrade fingerprint: the run stopped before the backup, so the database \
-             was never touched"
-                .into(),
-        );
-        return Ok(check);
+        return Err(RollbackCheck {
+            path: path_name(disaster).into(),
+            skipped: Some(
+                "no pre-upgrade fingerprint: the run stopped before the backup, so the database \
+                 was never touched"
+                    .into(),
+            ),
+            ..Default::default()
+        });
     };
-    let window: Option<Fingerprint> = cx
-        .output_of::<WindowOutput>("start-writers")
-        .and_then(|w| w.fingerprint_at_rollback);
-    let client = env.connect().await?;
-    let now = fingerprint::fingerprint_like(&client, SCHEMA, &before)
-        .await
-        .context("fingerprinting the tables after the rollback")?;
+    let window = cx.output_of::<WindowOutput>("start-writers");
+    let recreate = cx.output_of::<RecreateOutput>("recreate-postgres");
+    let resumed = recreate.as_ref().and_then(|r| r.resumed.clone());
+    let wal_window = window.as_ref().is_some_and(|w| w.wal_at_rollback.is_some());
+    let recreated = recreate.is_some();
+    let timing = if !disaster && (!recreated || resumed.is_some()) {
+        Timing::Alongside
+    } else {
+        Timing::HoldWriters
+    };
+    Ok(Expectation {
+        before,
+        window: window.and_then(|w| w.fingerprint_at_rollback),
+        // Before the recreate, cutover never touched the database: the same server ran
+        // throughout, so a difference can only be a client's write during the window (such as
+        // a writer that came back, which the failing step has already named).
+        differences_are_kept: !disaster
+            && ((wal_window && resumed.is_some()) || !recreated || restarted_unchecked),
+        disaster,
+        resumed,
+        timing,
+        contents: contents_wanted || timing == Timing::HoldWriters,
+    })
+}
+
+fn path_name(disaster: bool) -> &'static str {
+    if disaster { "disaster" } else { "fast" }
+}
+
+/// Compares `now` with what the tables should hold; errors list every table that differs.
+pub fn compare(exp: &Expectation, now: &Fingerprint) -> Result<RollbackCheck, StepError> {
+    let mut check = RollbackCheck {
+        path: path_name(exp.disaster).into(),
+        resumed: exp.resumed.clone(),
+        ..Default::default()
+    };
     let mut problems = Vec::new();
-    for (name, pre) in &before.tables {
-        let in_window = window
+    for (name, pre) in &exp.before.tables {
+        let in_window = exp
+            .window
             .as_ref()
             .and_then(|w| w.tables.get(name))
             .filter(|w| *w != pre);
         if let Some(w) = in_window {
-            let verb = if disaster { "lost" } else { "kept" };
+            let verb = if exp.disaster { "lost" } else { "kept" };
             check.window_rows.push(format!(
                 "{name}: {:+} rows written while the upgrade stood, {verb}",
                 w.rows - pre.rows
             ));
         }
-        let expected = if disaster {
+        let expected = if exp.disaster {
             pre
         } else {
             in_window.unwrap_or(pre)
         };
         match now.tables.get(name) {
             None => problems.push(format!("{name}: missing after the rollback")),
+            Some(got) if got.rows == expected.rows && !exp.contents => {}
+            Some(got) if got == expected => {}
+            Some(got) if exp.differences_are_kept => check.window_rows.push(format!(
+                "{name}: {:+} rows written by clients while the upgrade stood, kept",
+                got.rows - pre.rows
+            )),
             Some(got) if got.rows != expected.rows => problems.push(format!(
                 "{name}: {} rows expected, {} found",
                 expected.rows, got.rows
             )),
-            Some(got) if got.checksum != expected.checksum => {
-                problems.push(format!("{name}: same row count, different contents"))
-            }
-            Some(_) => {}
+            Some(_) => problems.push(format!("{name}: same row count, different contents")),
         }
     }
     check.extra_tables = now
         .tables
         .keys()
-        .filter(|t| !before.tables.contains_key(*t))
+        .filter(|t| !exp.before.tables.contains_key(*t))
         .cloned()
         .collect();
-    check.compared = before.tables.len();
+    check.compared = exp.before.tables.len();
+    check.contents_compared = exp.contents;
     check.data_checked_at = Some(Utc::now());
-    // Before the recreate, cutover never touched the database: the same server ran throughout,
-    // so a difference can only be a client's write during the window (such as a writer that
-    // came back, which the failing step has already named). Those rows are live data and are
-    // kept; report them rather than call the rollback failed and leave the writers stopped.
-    let recreated = cx
-        .output_of::<serde_json::Value>("recreate-postgres")
-        .is_some();
-    if !recreated && !disaster && !problems.is_empty() {
-        for p in problems.drain(..) {
-            check
-                .window_rows
-                .push(format!("{p}: written by a client during the window, kept"));
-        }
-    }
     if !problems.is_empty() {
         return Err(StepError {
             message: format!(
                 "after the rollback {} of {} pre-existing tables differ from what they should \
-                 hold; the writers were left stopped. Inspect, then restore the backup with \
+                 hold; the writers are stopped. Inspect, then restore the backup with \
                  `cutover rollback --disaster --yes`",
                 problems.len(),
-                before.tables.len()
+                exp.before.tables.len()
             ),
             causes: problems,
         });
     }
-    cx.log(format!(
-        "rollback verified: {} pre-existing tables as expected ({} path)",
-        check.compared, check.path
-    ));
-    for w in &check.window_rows {
-        cx.log(w.clone());
-    }
     Ok(check)
 }
 
-/// Waits until the backend answers healthy; returns its URL.
-pub async fn backend_healthy(env: &UpgradeEnv, backend: &str) -> Result<String, StepError> {
-    let docker = env.docker().await?;
-    let ep = docker
-        .resolve_endpoint(backend, BACKEND_PORT)
-        .await
-        .context("finding the backend's address")?;
-    let base = ep.http_base();
-    let http = HttpClient::new(Duration::from_secs(3));
-    let t = Instant::now();
-    loop {
-        match http.backend_health(&base).await {
-            Ok(_) => return Ok(format!("{base}/health")),
-            Err(e) if t.elapsed() > env.ready_timeout => {
-                return Err(StepError::new(format!(
-                    "the backend is not healthy {}s after the rollback started it: {e}; the \
-                     database is back, look at the backend's logs",
-                    env.ready_timeout.as_secs()
-                )));
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
+/// `row counts and contents` or `row counts`.
+pub fn what_was_compared(check: &RollbackCheck) -> &'static str {
+    if check.contents_compared {
+        "row counts and contents"
+    } else {
+        "row counts"
     }
+}
+
+/// Why the contents were not re-read, when they were not.
+pub fn why_not_contents(check: &RollbackCheck) -> Option<&'static str> {
+    (!check.contents_compared).then_some(
+        "contents not re-read: the old server runs on the very files the new one left, as its \
+         resume point shows (rollback_check = \"contents\" re-reads every row)",
+    )
+}
+
+/// The lines a passed check logs.
+pub fn summary(check: &RollbackCheck) -> Vec<String> {
+    let mut lines = vec![format!(
+        "rollback verified: {} pre-existing tables as expected by {} ({} path)",
+        check.compared,
+        what_was_compared(check),
+        check.path
+    )];
+    lines.extend(why_not_contents(check).map(String::from));
+    lines.extend(check.window_rows.iter().cloned());
+    lines
 }

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::rollback_check::RollbackCheck;
+use super::rollback_check::{self, RollbackCheck};
 use super::steps::stop_writers::StopOutput;
 use crate::engine::recovery::{Phase, RunState};
 use crate::engine::{StepKind, StepState};
@@ -95,14 +95,19 @@ impl RollbackFacts {
             )),
             Some(c) => {
                 v.push(format!(
-                    "rollback check: {} pre-existing tables as expected; backend {}",
+                    "rollback check: {} pre-existing tables as expected by {}; backend {}",
                     c.compared,
+                    rollback_check::what_was_compared(c),
                     c.backend_healthy_url
                         .as_deref()
                         .map_or("not checked (none running before)".into(), |u| format!(
                             "healthy ({u})"
                         ))
                 ));
+                v.extend(c.resumed.iter().map(|r| format!("rollback check: {r}")));
+                v.extend(
+                    rollback_check::why_not_contents(c).map(|w| format!("rollback check: {w}")),
+                );
                 v.extend(c.window_rows.iter().map(|w| format!("rollback check: {w}")));
             }
             None => v.push("rollback check: not run (the rollback did not reach it)".into()),

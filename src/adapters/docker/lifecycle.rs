@@ -66,4 +66,30 @@ impl DockerClient {
             Err(e) => Err(DockerError::api(format!("remove container {name}"), e)),
         }
     }
+
+    /// Stops every container of `names` at once (each as [`DockerClient::stop`]): stopping a
+    /// stack's writers one after the other adds their stop times up, and each of them is
+    /// application downtime. Every stop is awaited; the first error is returned, naming it.
+    pub async fn stop_all(
+        &self,
+        names: &[String],
+        timeout: Duration,
+    ) -> Result<(), (String, DockerError)> {
+        let stops = names
+            .iter()
+            .map(|n| async move { self.stop(n, timeout).await.map_err(|e| (n.clone(), e)) });
+        first_error(futures_util::future::join_all(stops).await)
+    }
+
+    /// Starts every container of `names` at once (each as [`DockerClient::start`]).
+    pub async fn start_all(&self, names: &[String]) -> Result<(), (String, DockerError)> {
+        let starts = names
+            .iter()
+            .map(|n| async move { self.start(n).await.map_err(|e| (n.clone(), e)) });
+        first_error(futures_util::future::join_all(starts).await)
+    }
+}
+
+fn first_error<E>(results: Vec<std::result::Result<(), E>>) -> std::result::Result<(), E> {
+    results.into_iter().collect()
 }

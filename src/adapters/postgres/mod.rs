@@ -7,6 +7,7 @@
 //! never pasted into SQL; the password never appears in a `Debug`, an error or a log line.
 mod admin;
 mod connect;
+mod continuity;
 mod credentials;
 mod error;
 mod extensions;
@@ -16,6 +17,7 @@ mod version;
 
 pub use admin::{checkpoint, current_database, database_size};
 pub use connect::{PgTarget, connect, connect_until};
+pub use continuity::{Resumed, WalPosition, resumed_from, wal_position};
 pub use credentials::PgCredentials;
 pub use error::PgError;
 pub use extensions::{

@@ -5,7 +5,7 @@
 //! proved equality while everything was still).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -16,11 +16,9 @@ use super::backup::{BackupOutput, SCHEMA};
 use super::stop_writers::StopOutput;
 use super::{earlier, meta, now};
 use crate::adapters::fingerprint;
-use crate::adapters::http::HttpClient;
 use crate::engine::{Finish, Step, StepContext, StepError};
+use crate::upgrade::backend_health::{self, BACKEND_PORT};
 use crate::upgrade::env::UpgradeEnv;
-
-const BACKEND_PORT: u16 = 8000;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HealthyOutput {
@@ -74,38 +72,26 @@ impl Step for BackendHealthy {
             Some(_) => None,
         };
         if let (None, Some(backend)) = (skipped, &s.backend) {
-            let docker = self.env.docker().await?;
-            let ep = docker
-                .resolve_endpoint(backend, BACKEND_PORT)
-                .await
-                .context("finding the backend's address")?;
-            let base = ep.http_base();
-            let http = HttpClient::new(Duration::from_secs(3));
-            let t = Instant::now();
-            loop {
-                match http.backend_health(&base).await {
-                    Ok(_) => break,
-                    Err(e) if t.elapsed() > self.env.ready_timeout => {
-                        return Err(StepError::new(format!(
-                            "the backend is not healthy after {}s: {e}",
-                            self.env.ready_timeout.as_secs()
-                        )));
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-                }
-            }
+            let url = backend_health::wait_healthy(&self.env, backend)
+                .await?
+                .map_err(|e| {
+                    StepError::new(format!(
+                        "the backend is not healthy after {}s: {e}",
+                        self.env.ready_timeout.as_secs()
+                    ))
+                })?;
             let at = now();
             out.app_downtime_ms = Some((at - s.stop_issued_at).num_milliseconds());
             out.healthy_at = Some(at);
-            out.url = Some(format!("{base}/health"));
             cx.log(format!(
-                "{base}/health healthy; application downtime {:.1}s",
+                "{url} healthy; application downtime {:.1}s",
                 out.app_downtime_ms.unwrap_or(0) as f64 / 1000.0
             ));
+            out.url = Some(url);
         }
         let b: BackupOutput = earlier(cx, "backup")?;
         let client = self.env.connect().await?;
-        let now_fp = fingerprint::fingerprint(&client, SCHEMA)
+        let now_fp = fingerprint::fingerprint_like(&client, SCHEMA, &b.fingerprint_before)
             .await
             .context("fingerprinting after the restart")?;
         for (name, before) in &b.fingerprint_before.tables {

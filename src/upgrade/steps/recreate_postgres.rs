@@ -14,9 +14,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::start_writers::WindowOutput;
 use super::{meta, now};
 use crate::adapters::docker::RecreatePlan;
-use crate::adapters::postgres;
+use crate::adapters::postgres::{self, WalPosition};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
 
@@ -25,6 +26,13 @@ pub struct RecreateOutput {
     pub plan: RecreatePlan,
     /// When the old container's stop was issued: the start of database downtime.
     pub stop_issued_at: DateTime<Utc>,
+    /// Fast rollback: the new server's WAL position just before the undo stopped it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_before_undo: Option<WalPosition>,
+    /// Fast rollback: how the old server was shown to resume where the new one stopped
+    /// (`rollback_check` then reads the tables without holding the writers back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed: Option<String>,
 }
 
 pub struct RecreatePostgres {
@@ -79,6 +87,8 @@ impl Step for RecreatePostgres {
                 let o = RecreateOutput {
                     plan,
                     stop_issued_at: now(),
+                    wal_before_undo: None,
+                    resumed: None,
                 };
                 cx.save_output(&o)?;
                 o
@@ -116,7 +126,8 @@ impl Step for RecreatePostgres {
         let Some(out) = cx.output::<RecreateOutput>() else {
             if cx.disaster_rollback() {
                 return Err(StepError::new(
-                    "postgres was never recreated in this run, so cutover did not touch its                      database: there is nothing to restore. Use `cutover rollback --yes`",
+                    "postgres was never recreated in this run, so cutover did not touch its \
+                     database: there is nothing to restore. Use `cutover rollback --yes`",
                 ));
             }
             cx.log("postgres was not touched");
@@ -125,6 +136,7 @@ impl Step for RecreatePostgres {
         if cx.disaster_rollback() {
             return crate::upgrade::disaster::restore_backup(&self.env, cx, &out).await;
         }
+        let mut out = out;
         let docker = self.env.docker().await?;
         // A replacement stopped while its entrypoint is still starting ignores the stop signal
         // (a shell as PID 1) and costs the whole stop timeout (30 s measured after a crash
@@ -136,7 +148,18 @@ impl Step for RecreatePostgres {
             && let Ok(target) = self.env.pg_target().await
         {
             let settle = Duration::from_secs(15);
-            let _ = postgres::connect_until(&target, settle, Duration::from_millis(250)).await;
+            let ready = postgres::connect_until(&target, settle, POLL).await;
+            // Only while the NEW container runs: on a repeated undo the name already answers
+            // for the old one, whose position proves nothing.
+            if let (Ok(client), None) = (ready, &out.wal_before_undo) {
+                match postgres::wal_position(&client).await {
+                    Ok(wal) => {
+                        out.wal_before_undo = Some(wal);
+                        cx.save_output(&out)?;
+                    }
+                    Err(e) => cx.log(format!("cannot read the new server's WAL position: {e}")),
+                }
+            }
         }
         docker
             .restore_old(&out.plan, self.env.stop_timeout)
@@ -149,11 +172,63 @@ impl Step for RecreatePostgres {
         // The writers start right after this undo: let them find a database that answers.
         if out.plan.old_was_running {
             let target = self.env.pg_target().await?;
-            postgres::connect_until(&target, self.env.ready_timeout, Duration::from_millis(250))
+            let client = postgres::connect_until(&target, self.env.ready_timeout, POLL)
                 .await
                 .context("waiting for the restored postgres to accept connections")?;
             cx.log("the restored postgres accepts connections");
+            self.check_resumed(cx, &client, out).await?;
         }
+        Ok(())
+    }
+}
+
+/// Readiness polls: a refused connection costs nothing, and each poll saved is downtime saved.
+const POLL: Duration = Duration::from_millis(50);
+
+impl RecreatePostgres {
+    /// The old server must hold everything the new one wrote: same cluster, latest checkpoint
+    /// at or after the last position read from the new one (just before this undo stopped it,
+    /// else where the writers left it). Journaled when shown; an error when disproved, with the
+    /// writers still stopped. Without a position there is nothing to show, and the rollback
+    /// check reads the tables with the writers held back instead.
+    async fn check_resumed(
+        &self,
+        cx: &StepContext,
+        client: &tokio_postgres::Client,
+        mut out: RecreateOutput,
+    ) -> Result<(), StepError> {
+        let window = cx
+            .output_of::<WindowOutput>("start-writers")
+            .and_then(|w| w.wal_at_rollback);
+        let Some(before) = out.wal_before_undo.clone().or(window) else {
+            cx.log("no WAL position of the new server: the data check will hold the writers back");
+            return Ok(());
+        };
+        let resumed = match postgres::resumed_from(client, &before).await {
+            Ok(r) => r,
+            Err(e) => {
+                cx.log(format!(
+                    "cannot read the control file ({e}): the data check will hold the writers back"
+                ));
+                return Ok(());
+            }
+        };
+        if let Some(gap) = resumed.gap(&before) {
+            return Err(StepError::new(format!(
+                "the old postgres did not resume from the data the new one left: {gap}. The \
+                 writers stay stopped; check which volume {} mounts, then restore the backup \
+                 with `cutover rollback --disaster --yes`",
+                out.plan.name
+            )));
+        }
+        let proof = format!(
+            "the old postgres resumed at checkpoint {} of cluster {}, at or after {} where the \
+             new one stopped writing: every committed row is there",
+            resumed.checkpoint_lsn, resumed.system_identifier, before.lsn
+        );
+        cx.log(proof.clone());
+        out.resumed = Some(proof);
+        cx.save_output(&out)?;
         Ok(())
     }
 }

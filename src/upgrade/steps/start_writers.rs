@@ -1,8 +1,13 @@
 //! Action `start-writers`: start again the containers `stop-writers` stopped, and only those.
 //! Undo stops them again (a later step failed and the rollback is heading back to the old
-//! database: they must not write to the new one meanwhile), then fingerprints the tables: what
-//! the writers added while the upgrade stood is what the fast rollback must keep
-//! (`crate::upgrade::rollback_check`).
+//! database: they must not write to the new one meanwhile), then records what they left:
+//! - fast path: the new server's WAL position. Whatever the writers added while the upgrade
+//!   stood lies before it, and the old server must resume at or after it
+//!   (`recreate-postgres`' undo checks, `crate::adapters::postgres::resumed_from`): that keeps
+//!   every row without reading a table, which on a large database is what makes the rollback
+//!   fast;
+//! - disaster path: a fingerprint of the tables, to report which of those rows the restored
+//!   backup does not have (`crate::upgrade::rollback_check`).
 
 use std::sync::Arc;
 
@@ -14,13 +19,18 @@ use super::backup::{BackupOutput, SCHEMA};
 use super::stop_writers::StopOutput;
 use super::{earlier, meta};
 use crate::adapters::fingerprint::{self, Fingerprint};
+use crate::adapters::postgres::{self, WalPosition};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
 
-/// Saved by the undo only: the tables as the writers left them when the rollback stopped them.
+/// Saved by the undo only: where the writers left the database when the rollback stopped them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WindowOutput {
+    /// Disaster path (and journals of older versions, on either path): the tables.
     pub fingerprint_at_rollback: Option<Fingerprint>,
+    /// Fast path: the new server's WAL position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wal_at_rollback: Option<WalPosition>,
 }
 
 pub struct StartWriters {
@@ -43,11 +53,11 @@ impl Step for StartWriters {
     async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
         let s: StopOutput = earlier(cx, "stop-writers")?;
         let docker = self.env.docker().await?;
+        docker
+            .start_all(&s.stopped)
+            .await
+            .map_err(|(c, e)| anyhow::Error::new(e).context(format!("starting {c}")))?;
         for c in &s.stopped {
-            docker
-                .start(c)
-                .await
-                .with_context(|| format!("starting {c}"))?;
             cx.log(format!("started {c}"));
         }
         Ok(Finish::Ok)
@@ -58,16 +68,28 @@ impl Step for StartWriters {
             return Ok(());
         };
         let docker = self.env.docker().await?;
+        docker
+            .stop_all(&s.stopped, self.env.stop_timeout)
+            .await
+            .map_err(|(c, e)| anyhow::Error::new(e).context(format!("stopping {c} again")))?;
         for c in &s.stopped {
-            docker
-                .stop(c, self.env.stop_timeout)
-                .await
-                .with_context(|| format!("stopping {c} again"))?;
             cx.log(format!("stopped {c} again"));
         }
         // A repeated undo (after a crash) must keep the first fingerprint: later ones would
         // miss nothing, but the first is the one taken right at the stop.
         if cx.output::<WindowOutput>().is_some() {
+            return Ok(());
+        }
+        if !cx.disaster_rollback() {
+            let client = self.env.connect().await?;
+            let wal = postgres::wal_position(&client)
+                .await
+                .context("reading where the writers left the WAL")?;
+            cx.log(format!("the writers left the WAL at {}", wal.lsn));
+            cx.save_output(&WindowOutput {
+                fingerprint_at_rollback: None,
+                wal_at_rollback: Some(wal),
+            })?;
             return Ok(());
         }
         // By the pre-upgrade fingerprint's method: the rollback check compares the two.
@@ -82,16 +104,10 @@ impl Step for StartWriters {
         match fp {
             Ok(fp) => cx.save_output(&WindowOutput {
                 fingerprint_at_rollback: Some(fp),
+                wal_at_rollback: None,
             })?,
-            // The disaster path does not need it (the backup is the truth); the fast one does.
-            Err(e) if cx.disaster_rollback() => {
-                cx.log(format!("cannot fingerprint the untrusted database: {e:#}"))
-            }
-            Err(e) => {
-                return Err(StepError::from_anyhow(
-                    &e.context("fingerprinting the tables the writers left"),
-                ));
-            }
+            // Only a report needs it (the backup is the truth): go on without.
+            Err(e) => cx.log(format!("cannot fingerprint the untrusted database: {e:#}")),
         }
         Ok(())
     }
