@@ -7,10 +7,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use adapter_docker_support as sup;
-use bollard::models::ContainerCreateBody;
+use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use cutover::adapters::backup::{self, BackupError, PgTarget};
 use cutover::adapters::docker::{DockerClient, ExecSpec, Readiness};
+use cutover::adapters::restore::RestoreHow;
 
 const IMAGE: &str = "cutover-testbed/postgres-before:latest";
 
@@ -41,6 +42,15 @@ async fn psql(c: &DockerClient, ctr: &str, db: &str, sql: &str) -> String {
 }
 
 async fn postgres(c: &DockerClient, g: &mut sup::Cleanup) -> Option<String> {
+    postgres_with(c, g, None).await
+}
+
+/// The same, with a `HostConfig` (e.g. a tiny tmpfs on /tmp).
+async fn postgres_with(
+    c: &DockerClient,
+    g: &mut sup::Cleanup,
+    host_config: Option<HostConfig>,
+) -> Option<String> {
     if c.try_inspect_image(IMAGE).await.unwrap().is_none() {
         return sup::skip(&format!("{IMAGE} not built yet (the test bed builds it)"));
     }
@@ -53,6 +63,7 @@ async fn postgres(c: &DockerClient, g: &mut sup::Cleanup) -> Option<String> {
             "POSTGRES_PASSWORD=pw-secret".into(),
             "POSTGRES_DB=appdb".into(),
         ]),
+        host_config,
         ..Default::default()
     };
     let opts = CreateContainerOptionsBuilder::default().name(&name).build();
@@ -162,7 +173,9 @@ async fn dump_verify_and_restore_into_a_fresh_database() {
     );
 
     // Restore refuses a database with tables, then fills a fresh one identically.
-    let e = backup::restore(&c, &target, &rec.path).await.unwrap_err();
+    let e = cutover::adapters::restore::restore(&c, &target, &rec.path)
+        .await
+        .unwrap_err();
     assert!(
         matches!(e, BackupError::TargetNotEmpty { tables: 2, .. }),
         "{e}"
@@ -172,7 +185,29 @@ async fn dump_verify_and_restore_into_a_fresh_database() {
         database: "restored".into(),
         ..target.clone()
     };
-    backup::restore(&c, &fresh, &rec.path).await.unwrap();
+    let how = cutover::adapters::restore::restore(&c, &fresh, &rec.path)
+        .await
+        .unwrap();
+    // In parallel where the host has the CPUs, from a copy inside the container that is gone
+    // afterwards (it is a full copy of the database).
+    let cpus = c.host_cpus().await.unwrap();
+    if cpus >= 2 {
+        assert_eq!(
+            how,
+            RestoreHow::Parallel {
+                jobs: cpus.min(cutover::adapters::restore::MAX_JOBS)
+            }
+        );
+    }
+    let ls = c
+        .exec_output(&pg, &ExecSpec::new(["ls", "-A", "/tmp"]))
+        .await
+        .unwrap();
+    assert!(
+        !ls.stdout_str().contains("cutover-restore"),
+        "copy left behind: {}",
+        ls.stdout_str()
+    );
     for t in ["users", "audit_log"] {
         let q = format!("SELECT count(*) FROM {t}");
         assert_eq!(
@@ -242,4 +277,62 @@ async fn disk_full_during_dump_is_reported_and_the_partial_file_removed() {
     assert!(matches!(e, BackupError::DiskFull { .. }), "{e}");
     assert!(e.to_string().contains("disk full"), "{e}");
     assert!(!run_dir.join("big.dump").exists());
+}
+
+/// Where the container's /tmp cannot hold the dump, the restore streams it into one
+/// pg_restore instead, says why, and restores the same rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_falls_back_to_stdin_when_the_container_has_no_room_for_the_dump() {
+    let Some(c) = sup::client().await else { return };
+    let mut g = sup::Cleanup::default();
+    let small_tmp = HostConfig {
+        tmpfs: Some([("/tmp".to_string(), "size=256k".to_string())].into()),
+        ..Default::default()
+    };
+    let Some(pg) = postgres_with(&c, &mut g, Some(small_tmp)).await else {
+        return;
+    };
+    psql(
+        &c,
+        &pg,
+        "appdb",
+        "CREATE TABLE t (v int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 3000);",
+    )
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let target = PgTarget {
+        container: pg.clone(),
+        user: "app".into(),
+        database: "appdb".into(),
+        password: Some("pw-secret".into()),
+    };
+    let rec = backup::dump(
+        &c,
+        &target,
+        &tmp.path().join("run"),
+        "t.dump",
+        &["t"],
+        |_| {},
+    )
+    .await
+    .unwrap();
+    psql(&c, &pg, "appdb", "CREATE DATABASE again").await;
+    let fresh = PgTarget {
+        database: "again".into(),
+        ..target.clone()
+    };
+    let how = cutover::adapters::restore::restore(&c, &fresh, &rec.path)
+        .await
+        .unwrap();
+    match &how {
+        RestoreHow::Stdin { why } if c.host_cpus().await.unwrap() >= 2 => {
+            assert!(why.contains("/tmp has 0 MiB free"), "{why}")
+        }
+        RestoreHow::Stdin { .. } => {}
+        other => panic!("no room for the copy, yet {other:?}"),
+    }
+    assert_eq!(
+        psql(&c, &pg, "again", "SELECT count(*), sum(v) FROM t").await,
+        "3000|4501500"
+    );
 }

@@ -161,3 +161,70 @@ async fn sessions_show_other_clients_with_their_address_and_can_be_terminated() 
     }
     panic!("terminated session still listed");
 }
+
+/// The resume proof across a real stop and start: the server that comes back on the same data
+/// directory continues the position read before the stop. A position from another cluster, or
+/// one the data directory never reached (what an older copy of the volume would show), is a
+/// gap, named.
+#[tokio::test]
+async fn a_restarted_server_resumes_at_or_after_the_position_read_before_its_stop() {
+    let Some(pg) = PgContainer::start(BEFORE) else {
+        return;
+    };
+    let client = pg.connect().await;
+    client
+        .batch_execute("CREATE TABLE t (v int); INSERT INTO t SELECT generate_series(1, 1000)")
+        .await
+        .unwrap();
+    let before = wal_position(&client).await.unwrap();
+    assert!(before.lsn.contains('/'), "{before:?}");
+    assert!(
+        before.system_identifier.parse::<u64>().is_ok(),
+        "{before:?}"
+    );
+    drop(client);
+
+    let out = std::process::Command::new("docker")
+        .args(["restart", "-t", "30", &pg.name])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let client = pg.connect().await;
+    let resumed = resumed_from(&client, &before).await.unwrap();
+    assert_eq!(resumed.gap(&before), None, "{resumed:?} after {before:?}");
+    assert_eq!(resumed.system_identifier, before.system_identifier);
+    let rows: i64 = client
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1000);
+
+    let later = WalPosition {
+        lsn: "FFFF/0".into(),
+        ..before.clone()
+    };
+    let gap = resumed_from(&client, &later)
+        .await
+        .unwrap()
+        .gap(&later)
+        .expect("a position the server never reached is a gap");
+    assert!(
+        gap.contains("older copy") && gap.contains("FFFF/0"),
+        "{gap}"
+    );
+
+    let other = WalPosition {
+        system_identifier: "42".into(),
+        ..before.clone()
+    };
+    let gap = resumed_from(&client, &other)
+        .await
+        .unwrap()
+        .gap(&other)
+        .expect("another cluster is a gap");
+    assert!(
+        gap.contains("another data directory") && gap.contains("42"),
+        "{gap}"
+    );
+}

@@ -103,7 +103,7 @@ pub async fn cutover_restore(
 ) -> Result<f64> {
     fresh_db(container, db).await?;
     let t = Instant::now();
-    backup::restore(d, &target(container, db), dump)
+    cutover::adapters::restore::restore(d, &target(container, db), dump)
         .await
         .context("cutover restore")?;
     Ok(t.elapsed().as_secs_f64() * 1000.0)

@@ -8,8 +8,9 @@
 //!   argument list and never in an error.
 //! - A dump that fails in any way (non-zero exit, stream error, disk full) leaves no file
 //!   behind; a returned `BackupRecord` always names a complete, verified file.
-//! - Restore only ever targets a database with no user tables (the caller creates it fresh):
-//!   restoring over live data duplicates rows in tables without a primary key.
+//! - Restore (`super::restore`) only ever targets a database with no user tables (the caller
+//!   creates it fresh): restoring over live data duplicates rows in tables without a primary
+//!   key.
 
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -101,7 +102,7 @@ impl std::fmt::Debug for PgTarget {
 }
 
 impl PgTarget {
-    fn spec<I: IntoIterator<Item = S>, S: Into<String>>(&self, cmd: I) -> ExecSpec {
+    pub(crate) fn spec<I: IntoIterator<Item = S>, S: Into<String>>(&self, cmd: I) -> ExecSpec {
         let mut spec = ExecSpec::new(cmd);
         if let Some(p) = &self.password {
             spec = spec.env("PGPASSWORD", p);
@@ -421,72 +422,6 @@ pub fn toc_names_table(line: &str, table: &str) -> bool {
     })
 }
 
-/// Disaster path: restores `path` into `target.database`, which must exist and hold no user
-/// table, with `pg_restore --exit-on-error --no-owner`, streaming the file through stdin.
-pub async fn restore(docker: &DockerClient, target: &PgTarget, path: &Path) -> Result<()> {
-    let count_sql = "SELECT count(*) FROM pg_catalog.pg_tables \
-                     WHERE schemaname NOT IN ('pg_catalog', 'information_schema')";
-    let check = docker
-        .exec_output(
-            &target.container,
-            &target.spec([
-                "psql",
-                "-X",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-U",
-                &target.user,
-                "-d",
-                &target.database,
-                "-c",
-                count_sql,
-            ]),
-        )
-        .await?;
-    if check.exit_code != 0 {
-        return Err(BackupError::RestoreFailed {
-            database: target.database.clone(),
-            code: check.exit_code,
-            stderr: format!("cannot inspect the target: {}", check.stderr_str().trim()),
-        });
-    }
-    let tables: u64 = check.stdout_str().trim().parse().unwrap_or(u64::MAX);
-    if tables != 0 {
-        return Err(BackupError::TargetNotEmpty {
-            database: target.database.clone(),
-            tables,
-        });
-    }
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| io(format!("open {}", path.display()), e))?;
-    let out = docker
-        .exec_output_with_stdin(
-            &target.container,
-            &target.spec([
-                "pg_restore",
-                "--exit-on-error",
-                "--no-owner",
-                "-U",
-                &target.user,
-                "-d",
-                &target.database,
-            ]),
-            Some(Box::new(file)),
-        )
-        .await?;
-    if out.exit_code != 0 {
-        return Err(BackupError::RestoreFailed {
-            database: target.database.clone(),
-            code: out.exit_code,
-            stderr: out.stderr_str().trim().to_string(),
-        });
-    }
-    Ok(())
-}
-
 /// Recomputes a file's sha256 (hex), e.g. to re-check a journaled backup before restoring.
 pub fn sha256_file(path: &Path) -> Result<String> {
     use std::io::Read;
@@ -517,7 +452,7 @@ fn write_error(path: &Path, written: u64, e: std::io::Error) -> BackupError {
     }
 }
 
-fn io(context: String, source: std::io::Error) -> BackupError {
+pub(crate) fn io(context: String, source: std::io::Error) -> BackupError {
     BackupError::Io { context, source }
 }
 

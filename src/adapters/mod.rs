@@ -14,3 +14,4 @@ pub mod fingerprint;
 pub mod http;
 pub mod migrations;
 pub mod postgres;
+pub mod restore;

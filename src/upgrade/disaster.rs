@@ -25,6 +25,7 @@ use super::steps::backup::BackupOutput;
 use super::steps::recreate_postgres::RecreateOutput;
 use crate::adapters::backup::{self, BackupRecord};
 use crate::adapters::postgres::{self, quote_ident, quote_literal};
+use crate::adapters::restore;
 use crate::engine::{StepContext, StepError};
 
 pub async fn restore_backup(
@@ -102,11 +103,11 @@ pub async fn restore_backup(
     ));
     let t = std::time::Instant::now();
     let btarget = env.backup_target().await?;
-    backup::restore(docker, &btarget, &record.path)
+    let how = restore::restore(docker, &btarget, &record.path)
         .await
         .context("restoring the backup (pg_restore --exit-on-error)")?;
     cx.log(format!(
-        "backup restored with pg_restore --exit-on-error in {:.1}s",
+        "backup restored with {how}, --exit-on-error, in {:.1}s",
         t.elapsed().as_secs_f64()
     ));
     Ok(())

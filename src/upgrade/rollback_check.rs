@@ -2,14 +2,17 @@
 //! before the upgrade holds what it should, and the backend is healthy again.
 //!
 //! "What it should" depends on the path and on the window:
-//! - fast path after the writers had run on the new server (`start-writers` was undone): the old
-//!   container runs on the same volume, so the rows they added are kept. `recreate-postgres`'
-//!   undo has shown that the old server resumed at or after the new server's last WAL position
-//!   (same cluster): that is what proves nothing was lost. The tables are then compared with the
-//!   pre-upgrade fingerprint, and a table that differs is reported with its rows kept;
-//! - fast path otherwise: the writers never wrote to the new server, so every table must equal
-//!   the pre-upgrade fingerprint exactly (before the recreate, a difference can only be a
-//!   client's write during the window, and is kept);
+//! - fast path once `recreate-postgres`' undo has shown that the old server resumed at or after
+//!   the new server's last WAL position (same cluster): the old container runs on the same
+//!   volume, so whatever clients wrote to the new server (the writers after `start-writers`, or
+//!   one that came back too early) is kept, and the proof is what shows nothing was lost. The
+//!   tables are compared with the pre-upgrade fingerprint, and one that differs is reported
+//!   with its rows kept;
+//! - fast path before the recreate: the same server ran throughout, so a difference can only
+//!   be a client's write during the window, and is kept too;
+//! - fast path after a recreate whose resume could not be shown: every table must equal the
+//!   pre-upgrade fingerprint exactly (or, in journals of older versions, the fingerprint taken
+//!   when the rollback stopped the writers);
 //! - disaster path: the database is the backup, so every table must equal the pre-upgrade
 //!   fingerprint exactly, and the rows written during the window are reported as lost.
 //!
@@ -107,7 +110,6 @@ pub fn expectation(
     let window = cx.output_of::<WindowOutput>("start-writers");
     let recreate = cx.output_of::<RecreateOutput>("recreate-postgres");
     let resumed = recreate.as_ref().and_then(|r| r.resumed.clone());
-    let wal_window = window.as_ref().is_some_and(|w| w.wal_at_rollback.is_some());
     let recreated = recreate.is_some();
     let timing = if !disaster && (!recreated || resumed.is_some()) {
         Timing::Alongside
@@ -117,11 +119,7 @@ pub fn expectation(
     Ok(Expectation {
         before,
         window: window.and_then(|w| w.fingerprint_at_rollback),
-        // Before the recreate, cutover never touched the database: the same server ran
-        // throughout, so a difference can only be a client's write during the window (such as
-        // a writer that came back, which the failing step has already named).
-        differences_are_kept: !disaster
-            && ((wal_window && resumed.is_some()) || !recreated || restarted_unchecked),
+        differences_are_kept: !disaster && (resumed.is_some() || !recreated || restarted_unchecked),
         disaster,
         resumed,
         timing,

@@ -54,6 +54,17 @@ impl DockerClient {
             .ok_or_else(|| DockerError::Invalid("docker info reported no DockerRootDir".into()))
     }
 
+    /// How many CPUs the engine's host has (`docker info` NCPU): how many jobs a restore
+    /// inside a container can use.
+    pub async fn host_cpus(&self) -> Result<u32> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| DockerError::api("docker info", e))?;
+        Ok(info.ncpu.unwrap_or(1).clamp(1, i64::from(u32::MAX)) as u32)
+    }
+
     /// Free space under the engine's data root (local engine only; see the module docs).
     pub async fn data_root_space(&self) -> Result<DiskSpace> {
         let root = self.data_root().await?;

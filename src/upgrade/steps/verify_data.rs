@@ -48,6 +48,10 @@ impl Step for VerifyData {
     async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
         let b: BackupOutput = earlier(cx, "backup")?;
         let client = self.env.connect().await?;
+        // A writer that came back after the recreate would make the comparison fail with a
+        // table name only; name the container instead.
+        super::sessions::refuse_late_clients(&self.env, &client, "after postgres was recreated")
+            .await?;
         let after = fingerprint::fingerprint_like(&client, SCHEMA, &b.fingerprint_before)
             .await
             .context("fingerprinting the tables after the upgrade")?;

@@ -1,0 +1,221 @@
+//! The disaster path's restore: a verified custom-format dump into an existing, empty database
+//! in the postgres container, through the Engine API's exec.
+//!
+//! - The target must hold no user table: replaying a dump into a live database duplicates rows
+//!   in tables without a primary key (DESIGN.md defect 4). The caller creates it fresh.
+//! - `pg_restore --jobs N` loads tables and builds indexes N at a time. It needs the dump as a
+//!   file it can seek in where it runs, so the dump is first streamed into the container's
+//!   `/tmp` (mode 0600), then restored, then removed whatever the outcome. N is the engine
+//!   host's CPU count, at most [`MAX_JOBS`].
+//! - One process reading stdin instead, said in the returned [`RestoreHow`], when the host has
+//!   one CPU or the container's `/tmp` lacks room for the file.
+//! - `--exit-on-error`: the first failed statement stops the restore with pg_restore's message,
+//!   rather than leaving a half-restored database that looks finished.
+//! - Index builds get `maintenance_work_mem` = [`INDEX_BUILD_MEMORY`] per job, for this session
+//!   only (PGOPTIONS), so sorts stay in memory; nothing in the server's configuration changes.
+
+use std::path::Path;
+
+use super::backup::{BackupError, PgTarget, Result, io};
+use super::docker::{DockerClient, ExecSpec};
+
+/// More jobs than this gain little (the largest table and its indexes set the floor).
+pub const MAX_JOBS: u32 = 4;
+/// Per job; with [`MAX_JOBS`] at most 1 GiB in all, for the minutes of the restore.
+pub const INDEX_BUILD_MEMORY: &str = "256MB";
+
+/// How the restore ran, for the log and the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreHow {
+    /// `pg_restore --jobs N` from a copy of the dump inside the container.
+    Parallel { jobs: u32 },
+    /// One `pg_restore` reading the dump on stdin, and why.
+    Stdin { why: String },
+}
+
+impl std::fmt::Display for RestoreHow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestoreHow::Parallel { jobs } => write!(f, "pg_restore --jobs {jobs}"),
+            RestoreHow::Stdin { why } => write!(f, "one pg_restore on stdin ({why})"),
+        }
+    }
+}
+
+/// Restores `path` into `target.database`, which must exist and hold no user table.
+pub async fn restore(docker: &DockerClient, target: &PgTarget, path: &Path) -> Result<RestoreHow> {
+    refuse_non_empty(docker, target).await?;
+    let bytes = std::fs::metadata(path)
+        .map_err(|e| io(format!("stat {}", path.display()), e))?
+        .len();
+    let cpus = docker.host_cpus().await.unwrap_or(1);
+    let jobs = cpus.clamp(1, MAX_JOBS);
+    let how = if jobs < 2 {
+        RestoreHow::Stdin {
+            why: "the engine host has one CPU".into(),
+        }
+    } else {
+        match container_tmp_free(docker, target).await {
+            Some(free) if free > bytes + bytes / 10 + (64 << 20) => RestoreHow::Parallel { jobs },
+            Some(free) => RestoreHow::Stdin {
+                why: format!(
+                    "the container's /tmp has {} MiB free, the dump needs {} MiB",
+                    free >> 20,
+                    bytes >> 20
+                ),
+            },
+            None => RestoreHow::Stdin {
+                why: "cannot read the container's free space in /tmp".into(),
+            },
+        }
+    };
+    match &how {
+        RestoreHow::Parallel { jobs } => {
+            let inside = format!("/tmp/cutover-restore-{}.dump", std::process::id());
+            let result = restore_parallel(docker, target, path, bytes, &inside, *jobs).await;
+            // Removed whatever happened: it is a full copy of the database.
+            let rm = target.spec(["rm", "-f", inside.as_str()]);
+            let _ = docker.exec_output(&target.container, &rm).await;
+            result?;
+        }
+        RestoreHow::Stdin { .. } => restore_stdin(docker, target, path).await?,
+    }
+    Ok(how)
+}
+
+async fn refuse_non_empty(docker: &DockerClient, target: &PgTarget) -> Result<()> {
+    let count_sql = "SELECT count(*) FROM pg_catalog.pg_tables \
+                     WHERE schemaname NOT IN ('pg_catalog', 'information_schema')";
+    let check = docker
+        .exec_output(
+            &target.container,
+            &target.spec([
+                "psql",
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-U",
+                &target.user,
+                "-d",
+                &target.database,
+                "-c",
+                count_sql,
+            ]),
+        )
+        .await?;
+    if check.exit_code != 0 {
+        return Err(BackupError::RestoreFailed {
+            database: target.database.clone(),
+            code: check.exit_code,
+            stderr: format!("cannot inspect the target: {}", check.stderr_str().trim()),
+        });
+    }
+    let tables: u64 = check.stdout_str().trim().parse().unwrap_or(u64::MAX);
+    if tables != 0 {
+        return Err(BackupError::TargetNotEmpty {
+            database: target.database.clone(),
+            tables,
+        });
+    }
+    Ok(())
+}
+
+/// Free bytes in the container's /tmp (`df -Pk`), None when it cannot be read.
+async fn container_tmp_free(docker: &DockerClient, target: &PgTarget) -> Option<u64> {
+    let out = docker
+        .exec_output(&target.container, &ExecSpec::new(["df", "-Pk", "/tmp"]))
+        .await
+        .ok()?;
+    if out.exit_code != 0 {
+        return None;
+    }
+    let line = out.stdout_str().lines().nth(1)?.to_string();
+    let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn pg_restore_args<'a>(target: &'a PgTarget, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "pg_restore",
+        "--exit-on-error",
+        "--no-owner",
+        "-U",
+        &target.user,
+        "-d",
+        &target.database,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn index_memory() -> String {
+    format!("-c maintenance_work_mem={INDEX_BUILD_MEMORY}")
+}
+
+async fn restore_parallel(
+    docker: &DockerClient,
+    target: &PgTarget,
+    path: &Path,
+    bytes: u64,
+    inside: &str,
+    jobs: u32,
+) -> Result<()> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| io(format!("open {}", path.display()), e))?;
+    // The file name is an argument of the shell, never part of its script.
+    let copy = ExecSpec::new([
+        "sh",
+        "-c",
+        "umask 077 && cat > \"$1\" && wc -c < \"$1\"",
+        "sh",
+        inside,
+    ]);
+    let out = docker
+        .exec_output_with_stdin(&target.container, &copy, Some(Box::new(file)))
+        .await?;
+    let copied: Option<u64> = out.stdout_str().trim().parse().ok();
+    if out.exit_code != 0 || copied != Some(bytes) {
+        return Err(BackupError::RestoreFailed {
+            database: target.database.clone(),
+            code: out.exit_code,
+            stderr: format!(
+                "copying the dump into the container's {inside} wrote {} of {bytes} bytes: {}",
+                copied.map_or("an unknown number".into(), |n| n.to_string()),
+                out.stderr_str().trim()
+            ),
+        });
+    }
+    let jobs = jobs.to_string();
+    let spec = target
+        .spec(pg_restore_args(target, &["--jobs", &jobs, inside]))
+        .env("PGOPTIONS", &index_memory());
+    let out = docker.exec_output(&target.container, &spec).await?;
+    failed_if_nonzero(target, out.exit_code, out.stderr_str().trim())
+}
+
+async fn restore_stdin(docker: &DockerClient, target: &PgTarget, path: &Path) -> Result<()> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| io(format!("open {}", path.display()), e))?;
+    let spec = target
+        .spec(pg_restore_args(target, &[]))
+        .env("PGOPTIONS", &index_memory());
+    let out = docker
+        .exec_output_with_stdin(&target.container, &spec, Some(Box::new(file)))
+        .await?;
+    failed_if_nonzero(target, out.exit_code, out.stderr_str().trim())
+}
+
+fn failed_if_nonzero(target: &PgTarget, code: i64, stderr: &str) -> Result<()> {
+    if code != 0 {
+        return Err(BackupError::RestoreFailed {
+            database: target.database.clone(),
+            code,
+            stderr: stderr.to_string(),
+        });
+    }
+    Ok(())
+}
