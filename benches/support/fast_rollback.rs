@@ -1,7 +1,8 @@
 //! The fast rollback after a COMPLETED `cutover run`, through the real command:
 //! `cutover rollback --yes --run <dir>`. It stops the writers, undoes every step newest first
-//! (down-migrations, the extension, postgres back to the kept old container, the compose file,
-//! qdrant), fingerprints every table with the writers stopped, restarts the writers and waits
+//! (down-migrations, the extension, qdrant, the compose file, postgres back to the kept old
+//! container, shown to resume at or after the new one's last WAL position), then counts every
+//! table's rows from a snapshot taken before the writers restart while they restart, and waits
 //! for the backend's health. The wall time is the command's, spawn to exit.
 //!
 //! Beside it, from the run's journal: the undo of `recreate-postgres` alone (from its
