@@ -1,71 +1,13 @@
 //! The real binary, headless, on the scripted plan: run, failure and rollback, crash then
 //! resume or rollback, the lock, and interrupts. Exit codes are part of the contract.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod scripted_support;
+
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-const SIGN: [&str; 4] = [
-    "--sign-off",
-    "window-announced=Alice",
-    "--sign-off",
-    "owner-approval=Bob",
-];
-
-struct Stack {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-}
-
-impl Stack {
-    fn new() -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("privexbot");
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::write(dir.join("compose.yaml"), "services: {}\n").unwrap();
-        Self { _tmp: tmp, dir }
-    }
-
-    fn cmd(&self, args: &[&str], knobs: &str) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cutover"));
-        cmd.args(args)
-            .args(["--plan", "scripted"])
-            .current_dir(&self.dir)
-            .env_remove("COMPOSE_FILE")
-            .env_remove("COMPOSE_PROJECT_NAME")
-            .env("CUTOVER_SCRIPTED", knobs);
-        cmd
-    }
-
-    fn run(&self, args: &[&str], knobs: &str) -> Output {
-        self.cmd(args, knobs).output().unwrap()
-    }
-
-    fn markers(&self) -> Vec<&'static str> {
-        let world = self.dir.join("scripted-world");
-        ["stop-writers", "backup", "swap-image"]
-            .into_iter()
-            .filter(|m| world.join(m).exists())
-            .collect()
-    }
-
-    fn latest_journal(&self) -> PathBuf {
-        let mut runs: Vec<_> = std::fs::read_dir(self.dir.join(".cutover/runs"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        runs.sort();
-        runs.pop().unwrap().join("journal.jsonl")
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use scripted_support::{SIGN, ScriptedStack as Stack, text};
 
 fn run_yes<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["run", "--yes"];

@@ -4,87 +4,14 @@
 //! uncertain, cutover prints what to do next and exits 3 promptly, and a resume undoes the
 //! step defensively before running it again.
 
+mod scripted_support;
+
 use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-
-const SIGN: [&str; 4] = [
-    "--sign-off",
-    "window-announced=Alice",
-    "--sign-off",
-    "owner-approval=Bob",
-];
-
-struct Stack {
-    tmp: tempfile::TempDir,
-    dir: PathBuf,
-}
-
-impl Stack {
-    fn new() -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("privexbot");
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::write(dir.join("compose.yaml"), "services: {}\n").unwrap();
-        Self { tmp, dir }
-    }
-
-    fn cmd(&self, args: &[&str], knobs: &str) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cutover"));
-        cmd.args(args)
-            .args(["--plan", "scripted"])
-            .current_dir(&self.dir)
-            .env_remove("COMPOSE_FILE")
-            .env_remove("COMPOSE_PROJECT_NAME")
-            .env("CUTOVER_SCRIPTED", knobs);
-        cmd
-    }
-
-    fn out_path(&self, name: &str) -> PathBuf {
-        self.tmp.path().join(name)
-    }
-
-    fn world(&self, name: &str) -> PathBuf {
-        self.dir.join("scripted-world").join(name)
-    }
-
-    fn markers(&self) -> Vec<&'static str> {
-        ["stop-writers", "backup", "swap-image"]
-            .into_iter()
-            .filter(|m| self.world(m).exists())
-            .collect()
-    }
-
-    fn effects(&self) -> Vec<String> {
-        std::fs::read_to_string(self.world("effects.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(String::from)
-            .collect()
-    }
-
-    fn journal(&self) -> String {
-        let Ok(dir) = std::fs::read_dir(self.dir.join(".cutover/runs")) else {
-            return String::new();
-        };
-        let mut runs: Vec<_> = dir.map(|e| e.unwrap().path()).collect();
-        runs.sort();
-        runs.pop()
-            .and_then(|r| std::fs::read_to_string(r.join("journal.jsonl")).ok())
-            .unwrap_or_default()
-    }
-}
-
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use scripted_support::{SIGN, ScriptedStack as Stack, text};
 
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let t0 = Instant::now();

@@ -27,80 +27,18 @@ use std::time::{Duration, Instant};
 
 use cutover::adapters::fingerprint::{Fingerprint, fingerprint};
 use cutover::adapters::http::HttpClient;
-use serde_json::Value;
+use support::cutover::{
+    AFTER, BEFORE, Run, SIGN, assert_no_lock, containers, has_vector, latest_run, report, services,
+    text,
+};
 use support::{Stack, docker};
-
-const BEFORE: &str = "cutover-testbed/postgres-before:latest";
-const AFTER: &str = "cutover-testbed/postgres-after:latest";
-const QDRANT: &str = "cutover-testbed/qdrant-standin:latest";
-const SIGN: [&str; 6] = [
-    "--sign-off",
-    "staging-tested=Ann Example",
-    "--sign-off",
-    "team-informed=Bo Example",
-    "--sign-off",
-    "window-agreed=Cy Example",
-];
-
-fn cutover(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cutover"))
-        .args(args)
-        .args([
-            "--target-image",
-            AFTER,
-            "--qdrant-image",
-            QDRANT,
-            "--pull",
-            "never",
-        ])
-        .current_dir(dir)
-        .env("CUTOVER_QDRANT_PORTS", "none")
-        .env_remove("CUTOVER_FAULT")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .env_remove("COMPOSE_FILE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run cutover")
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
 
 /// Runs cutover, prints its wall time, returns the output.
 fn timed(dir: &Path, args: &[&str], what: &str, times: &mut Vec<(String, f64)>) -> Output {
     let t = Instant::now();
-    let o = cutover(dir, args);
+    let o = Run::new(dir, args).output();
     times.push((what.to_string(), t.elapsed().as_secs_f64()));
     o
-}
-
-/// "id name image state" of every container of the project, sorted.
-fn containers(project: &str) -> Vec<String> {
-    let mut v: Vec<String> = docker(&[
-        "ps",
-        "-a",
-        "--no-trunc",
-        "--filter",
-        &format!("label=com.docker.compose.project={project}"),
-        "--format",
-        "{{.ID}} {{.Names}} {{.Image}} {{.State}}",
-    ])
-    .lines()
-    .map(String::from)
-    .collect();
-    v.sort();
-    v
-}
-
-async fn has_vector(stack: &Stack) -> bool {
-    stack
-        .connect()
-        .await
-        .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'vector'", &[])
-        .await
-        .unwrap()
-        .is_some()
 }
 
 async fn audit_rows(stack: &Stack) -> i64 {
@@ -111,25 +49,6 @@ async fn audit_rows(stack: &Stack) -> i64 {
         .await
         .unwrap()
         .get(0)
-}
-
-fn latest_run(dir: &Path) -> PathBuf {
-    let mut runs: Vec<_> = std::fs::read_dir(dir.join(".cutover/runs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    runs.sort();
-    runs.pop().expect("a run")
-}
-
-fn report(run: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report.json"))
-        .expect("report is JSON")
-}
-
-fn assert_no_lock(dir: &Path, what: &str) {
-    let held = std::fs::read(dir.join(".cutover/lock")).unwrap_or_default();
-    assert!(held.is_empty(), "{what}: lock left behind: {held:?}");
 }
 
 /// `docker exec -i CONTAINER ARGS` with `input` on stdin.
@@ -297,13 +216,8 @@ async fn finalized_upgrade_is_restored_from_its_backup_never_replayed() {
         docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]),
         format!("{BEFORE} true")
     );
-    let mut world: Vec<String> = containers(&p)
-        .iter()
-        .map(|c| c.split_once(' ').unwrap().1.to_string())
-        .collect();
-    world.sort();
     assert_eq!(
-        world,
+        services(&p),
         vec![
             format!("{p}-backend cutover-testbed/app:latest running"),
             format!("{p}-celery-worker cutover-testbed/app:latest running"),

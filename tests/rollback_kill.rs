@@ -17,24 +17,15 @@
 mod support;
 
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 use std::time::Instant;
 
 use cutover::adapters::fingerprint::{Fingerprint, fingerprint};
-use support::{Stack, docker};
-
-const BEFORE: &str = "cutover-testbed/postgres-before:latest";
-const AFTER: &str = "cutover-testbed/postgres-after:latest";
-const QDRANT: &str = "cutover-testbed/qdrant-standin:latest";
-const SIGN: [&str; 6] = [
-    "--sign-off",
-    "staging-tested=Ann Example",
-    "--sign-off",
-    "team-informed=Bo Example",
-    "--sign-off",
-    "window-agreed=Cy Example",
-];
+use support::Stack;
+use support::cutover::{
+    AFTER, BEFORE, Run, assert_no_lock, has_vector, latest_run, report, services, text,
+};
 
 /// Every action boundary, plus the last pre-flight check and the two mid-step points: after
 /// the backup's fingerprint is journaled (dump not taken), and with the old postgres parked
@@ -59,46 +50,6 @@ const POINTS: [&str; 17] = [
     "kill-after:backend-healthy",
 ];
 
-fn cutover(dir: &Path, args: &[&str], fault: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cutover"));
-    cmd.args(args)
-        .args([
-            "--target-image",
-            AFTER,
-            "--qdrant-image",
-            QDRANT,
-            "--pull",
-            "never",
-        ])
-        .current_dir(dir)
-        .env("CUTOVER_QDRANT_PORTS", "none")
-        .env_remove("CUTOVER_FAULT")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .env_remove("COMPOSE_FILE")
-        .stdin(Stdio::null());
-    if let Some(f) = fault {
-        cmd.env("CUTOVER_FAULT", f);
-    }
-    cmd.output().expect("run cutover")
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
-fn run_args() -> Vec<&'static str> {
-    let mut v = vec!["run", "--yes"];
-    v.extend(SIGN);
-    v
-}
-
-/// Sign-offs repeated: a run killed before the start was approved still needs them.
-fn resume_args() -> Vec<&'static str> {
-    let mut v = vec!["resume", "--yes", "--break-stale-lock"];
-    v.extend(SIGN);
-    v
-}
-
 fn assert_killed(o: &Output, point: &str) {
     assert_eq!(
         o.status.signal(),
@@ -109,48 +60,11 @@ fn assert_killed(o: &Output, point: &str) {
     );
 }
 
-fn lock_file(dir: &Path) -> PathBuf {
-    dir.join(".cutover/lock")
-}
-
-/// The lock is free: no holder written in it.
-fn assert_no_lock(dir: &Path, what: &str) {
-    let held = std::fs::read(lock_file(dir)).unwrap_or_default();
-    assert!(held.is_empty(), "{what}: lock left behind: {held:?}");
-}
-
-/// "name image state" of every container of the project, sorted.
-fn containers(project: &str) -> Vec<String> {
-    let mut v: Vec<String> = docker(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label=com.docker.compose.project={project}"),
-        "--format",
-        "{{.Names}} {{.Image}} {{.State}}",
-    ])
-    .lines()
-    .map(String::from)
-    .collect();
-    v.sort();
-    v
-}
-
-async fn has_vector(stack: &Stack) -> bool {
-    stack
-        .connect()
-        .await
-        .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'vector'", &[])
-        .await
-        .unwrap()
-        .is_some()
-}
-
 /// The pre-upgrade world: old image, no vector, no extra container, data as at the start.
 async fn assert_rolled_back(stack: &Stack, start: &Fingerprint, what: &str) {
     let p = stack.project();
     assert_eq!(
-        containers(p),
+        services(p),
         vec![
             format!("{p}-backend cutover-testbed/app:latest running"),
             format!("{p}-celery-worker cutover-testbed/app:latest running"),
@@ -166,7 +80,7 @@ async fn assert_rolled_back(stack: &Stack, start: &Fingerprint, what: &str) {
 /// The upgraded world: new image, vector, qdrant, the old container parked.
 async fn assert_upgraded(stack: &Stack, start: &Fingerprint, what: &str) {
     let p = stack.project();
-    let c = containers(p);
+    let c = services(p);
     assert!(
         c.contains(&format!("{p}-postgres {AFTER} running")),
         "{what}: {c:?}"
@@ -209,7 +123,7 @@ async fn assert_data_kept(stack: &Stack, start: &Fingerprint, what: &str) {
 
 fn rollback(dir: &Path, what: &str) -> f64 {
     let t = Instant::now();
-    let o = cutover(dir, &["rollback", "--yes", "--break-stale-lock"], None);
+    let o = Run::new(dir, &["rollback", "--yes", "--break-stale-lock"]).output();
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(o.status.code(), Some(1), "{what}: rollback\n{}", text(&o));
     assert!(text(&o).contains("rolled back"), "{}", text(&o));
@@ -227,23 +141,23 @@ async fn killed_at_every_boundary_then_resumed() {
     let start = fingerprint(&stack.connect().await, "public").await.unwrap();
     let compose_before = std::fs::read(stack.compose_file()).unwrap();
 
-    let o = cutover(dir, &run_args(), Some(POINTS[0]));
+    let o = Run::upgrade(dir).fault(Some(POINTS[0])).output();
     assert_killed(&o, POINTS[0]);
     for point in &POINTS[1..] {
         assert!(
-            !std::fs::read(lock_file(dir)).unwrap().is_empty(),
+            !std::fs::read(dir.join(".cutover/lock")).unwrap().is_empty(),
             "the killed cutover's lock stays until broken"
         );
-        let o = cutover(dir, &resume_args(), Some(point));
+        let o = Run::resume(dir).fault(Some(point)).output();
         assert_killed(&o, point);
     }
-    let status = cutover(dir, &["status"], None);
+    let status = Run::new(dir, &["status"]).output();
     assert!(
         text(&status).contains("cutover resume"),
         "status says what to do: {}",
         text(&status)
     );
-    let o = cutover(dir, &resume_args(), None);
+    let o = Run::resume(dir).output();
     assert_eq!(o.status.code(), Some(0), "last resume\n{}", text(&o));
     assert_upgraded(&stack, &start, "resumed after 17 kills").await;
 
@@ -251,9 +165,7 @@ async fn killed_at_every_boundary_then_resumed() {
     let secs = rollback(dir, "a completed upgrade");
     assert_rolled_back(&stack, &start, "rollback of the completed upgrade").await;
     assert_eq!(std::fs::read(stack.compose_file()).unwrap(), compose_before);
-    let rep: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(latest_run(dir).join("report.json")).unwrap())
-            .unwrap();
+    let rep = report(&latest_run(dir));
     let rb = &rep["upgrade"]["rollback"];
     assert_eq!(rb["path"], "fast", "{rb}");
     assert!(rb["check"]["compared"].as_u64().unwrap() > 0, "{rb}");
@@ -272,10 +184,12 @@ async fn killed_at_every_boundary_then_resumed() {
     );
 
     // A resume whose world no longer matches is refused (exit 3), naming the difference.
-    let o = cutover(dir, &run_args(), Some("kill-after:edit-compose"));
+    let o = Run::upgrade(dir)
+        .fault(Some("kill-after:edit-compose"))
+        .output();
     assert_killed(&o, "kill-after:edit-compose");
     std::fs::write(stack.compose_file(), &compose_before).unwrap();
-    let o = cutover(dir, &resume_args(), None);
+    let o = Run::resume(dir).output();
     let out = text(&o);
     assert_eq!(o.status.code(), Some(3), "{out}");
     assert!(
@@ -297,7 +211,7 @@ async fn killed_at_every_boundary_then_rolled_back() {
     let start = fingerprint(&stack.connect().await, "public").await.unwrap();
     let mut times = Vec::new();
     for point in POINTS {
-        let o = cutover(dir, &run_args(), Some(point));
+        let o = Run::upgrade(dir).fault(Some(point)).output();
         assert_killed(&o, point);
         times.push((point, rollback(dir, point)));
         assert_rolled_back(&stack, &start, point).await;
@@ -305,13 +219,4 @@ async fn killed_at_every_boundary_then_rolled_back() {
     for (p, s) in &times {
         eprintln!("  {p:<34} rollback {s:.1}s");
     }
-}
-
-fn latest_run(dir: &Path) -> PathBuf {
-    let mut runs: Vec<_> = std::fs::read_dir(dir.join(".cutover/runs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    runs.sort();
-    runs.pop().unwrap()
 }

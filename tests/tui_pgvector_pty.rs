@@ -19,11 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
+use support::cutover::{AFTER, BEFORE, QDRANT, services};
 use support::{Stack, docker};
 
-const BEFORE: &str = "cutover-testbed/postgres-before:latest";
-const AFTER: &str = "cutover-testbed/postgres-after:latest";
-const QDRANT: &str = "cutover-testbed/qdrant-standin:latest";
 const ROWS: u16 = 40;
 const COLS: u16 = 120;
 
@@ -119,23 +117,6 @@ fn running(text: &str, title: &str) -> bool {
         .any(|l| l.contains(title) && l.contains("running"))
 }
 
-/// `name image state` of every container of the project, sorted.
-fn containers(project: &str) -> Vec<String> {
-    let mut v: Vec<String> = docker(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label=com.docker.compose.project={project}"),
-        "--format",
-        "{{.Names}} {{.Image}} {{.State}}",
-    ])
-    .lines()
-    .map(String::from)
-    .collect();
-    v.sort();
-    v
-}
-
 /// The value after `downtime: database ` on the screen, if it is a figure (not `-`).
 fn downtime(screen: &str) -> Option<String> {
     let line = screen.lines().find(|l| l.contains("downtime: database"))?;
@@ -155,7 +136,7 @@ fn pgvector_in_a_real_terminal_upgrades_then_rolls_back_from_the_result_screen()
     let t0 = Instant::now();
     let stack = Stack::up_seeded(20);
     let p = stack.project().to_string();
-    let world_before = containers(&p);
+    let world_before = services(&p);
     let compose_before = std::fs::read(stack.compose_file()).unwrap();
     let pg = stack.container("postgres");
     let mut t = Term::start(stack.dir());
@@ -211,7 +192,7 @@ fn pgvector_in_a_real_terminal_upgrades_then_rolls_back_from_the_result_screen()
         "{result}"
     );
     let figures = downtime(&result).unwrap();
-    let c = containers(&p);
+    let c = services(&p);
     assert!(
         c.contains(&format!("{p}-postgres {AFTER} running")),
         "upgraded: {c:?}"
@@ -241,11 +222,7 @@ fn pgvector_in_a_real_terminal_upgrades_then_rolls_back_from_the_result_screen()
     // The stack is as it was: old image, writers running, no qdrant, no parked container.
     let image = docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]);
     assert_eq!(image, format!("{BEFORE} true"));
-    assert_eq!(
-        containers(&p),
-        world_before,
-        "the same containers as before"
-    );
+    assert_eq!(services(&p), world_before, "the same containers as before");
     assert_eq!(
         world_before,
         vec![

@@ -19,66 +19,23 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 
+use support::cutover::{AFTER, BEFORE, Run, SIGN, latest_run, text};
 use support::{Stack, docker};
-
-const AFTER: &str = "cutover-testbed/postgres-after:latest";
-const BEFORE: &str = "cutover-testbed/postgres-before:latest";
-const QDRANT: &str = "cutover-testbed/qdrant-standin:latest";
-const SIGN: [&str; 6] = [
-    "--sign-off",
-    "staging-tested=Ann Example",
-    "--sign-off",
-    "team-informed=Bo Example",
-    "--sign-off",
-    "window-agreed=Cy Example",
-];
 
 /// The binary in `dir` with the test images, no registry, qdrant unpublished, plus `env`.
 fn cutover(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cutover"));
-    c.args(args)
-        .args([
-            "--target-image",
-            AFTER,
-            "--qdrant-image",
-            QDRANT,
-            "--pull",
-            "never",
-        ])
-        .current_dir(dir)
-        .env("CUTOVER_QDRANT_PORTS", "none")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .env_remove("COMPOSE_FILE")
-        .env_remove("CUTOVER_MIGRATIONS_DIR")
-        .env_remove("CUTOVER_MIGRATIONS_COMMAND")
-        .env_remove("CUTOVER_MIGRATIONS_DOWN_COMMAND")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run cutover")
+    env.iter()
+        .fold(Run::new(dir, args), |r, (k, v)| r.env(k, v))
+        .output()
 }
 
 fn run(dir: &Path, command: &str) -> Output {
     let mut args = vec!["run", "--yes"];
     args.extend(SIGN);
     cutover(dir, &args, &[("CUTOVER_MIGRATIONS_COMMAND", command)])
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
-fn latest_run(dir: &Path) -> PathBuf {
-    let mut runs: Vec<_> = std::fs::read_dir(dir.join(".cutover/runs"))
-        .expect("runs dir")
-        .map(|e| e.unwrap().path())
-        .collect();
-    runs.sort();
-    runs.pop().expect("a run")
 }
 
 /// Every one-off container of the project, and anything with the one-off's name.
@@ -199,10 +156,8 @@ async fn the_apps_own_migrations_run_in_a_oneoff_from_the_backend_image() {
     );
     assert_eq!(postgres_image(&stack), format!("{AFTER} true"));
     assert!(oneoffs(&project).is_empty(), "{:?}", oneoffs(&project));
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(latest_run(dir).join("report.json")).unwrap())
-            .unwrap();
-    let m = report["upgrade"]["migrations"].to_string();
+    let rep = support::cutover::report(&latest_run(dir));
+    let m = rep["upgrade"]["migrations"].to_string();
     assert!(
         m.contains("migrations_command") && m.contains("exit code 0"),
         "{m}"

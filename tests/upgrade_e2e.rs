@@ -15,52 +15,15 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use cutover::adapters::fingerprint::fingerprint;
 use cutover::adapters::http::HttpClient;
 use serde_json::Value;
+use support::cutover::{AFTER, Run, SIGN, containers, latest_run, report, text};
 use support::{Stack, docker, wait_for};
 
-const AFTER: &str = "cutover-testbed/postgres-after:latest";
-const QDRANT: &str = "cutover-testbed/qdrant-standin:latest";
-const SIGN: [&str; 6] = [
-    "--sign-off",
-    "staging-tested=Ann Example",
-    "--sign-off",
-    "team-informed=Bo Example",
-    "--sign-off",
-    "window-agreed=Cy Example",
-];
-
-/// Runs the binary in `dir` with the test images and no registry. Qdrant is left unpublished
-/// (`qdrant_ports = none`): tests run in parallel and would fight over host port 6333.
-fn cutover(dir: &Path, args: &[&str], target: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cutover"))
-        .args(args)
-        .args([
-            "--target-image",
-            target,
-            "--qdrant-image",
-            QDRANT,
-            "--pull",
-            "never",
-        ])
-        .current_dir(dir)
-        .env("CUTOVER_QDRANT_PORTS", "none")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .env_remove("COMPOSE_FILE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run cutover")
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
-/// Step ids in the order `cutover plan` lists them.
 fn plan_ids(out: &str) -> Vec<String> {
     out.lines()
         .filter_map(|l| {
@@ -81,21 +44,6 @@ fn run_ids(out: &str) -> Vec<String> {
         .filter(|v| matches!(v["event"].as_str(), Some("step_started" | "signed_off")))
         .filter_map(|v| v.get("step")?.as_str().map(String::from))
         .collect()
-}
-
-fn latest_run(dir: &Path) -> PathBuf {
-    let mut runs: Vec<_> = std::fs::read_dir(dir.join(".cutover/runs"))
-        .expect("runs dir")
-        .map(|e| e.unwrap().path())
-        .collect();
-    runs.sort();
-    runs.pop().expect("a run")
-}
-
-fn report(dir: &Path) -> Value {
-    let run = latest_run(dir);
-    serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report.json"))
-        .expect("report is JSON")
 }
 
 /// `docker compose` (v2) if present, else `docker-compose` (v1): whichever this machine has.
@@ -122,23 +70,6 @@ fn compose_accepts(file: &Path) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// (id, state, image) of every container of the project.
-fn containers(project: &str) -> Vec<String> {
-    let mut v: Vec<String> = docker(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label=com.docker.compose.project={project}"),
-        "--format",
-        "{{.ID}} {{.State}} {{.Image}} {{.Names}}",
-    ])
-    .lines()
-    .map(String::from)
-    .collect();
-    v.sort();
-    v
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_seeded_stack_is_upgraded() {
     let Some(_engine) = support::require_docker() else {
@@ -151,7 +82,7 @@ async fn a_seeded_stack_is_upgraded() {
     let before = fingerprint(&stack.connect().await, "public").await.unwrap();
     assert!(before.tables.contains_key("users"), "seeded: {before:?}");
 
-    let plan = cutover(dir, &["plan"], AFTER);
+    let plan = Run::new(dir, &["plan"]).output();
     assert!(plan.status.success(), "{}", text(&plan));
     let planned = plan_ids(&String::from_utf8_lossy(&plan.stdout));
     assert!(
@@ -162,7 +93,7 @@ async fn a_seeded_stack_is_upgraded() {
 
     let mut args = vec!["run", "--yes", "--json"];
     args.extend(SIGN);
-    let run = cutover(dir, &args, AFTER);
+    let run = Run::new(dir, &args).output();
     let out = text(&run);
     assert_eq!(run.status.code(), Some(0), "{out}");
     assert_eq!(planned, run_ids(&out), "plan lists what run does");
@@ -288,7 +219,7 @@ async fn a_seeded_stack_is_upgraded() {
     assert!(compose_accepts(&stack.compose_file()));
 
     // The report holds the figures.
-    let rep = report(dir);
+    let rep = report(&latest_run(dir));
     let u = &rep["upgrade"];
     assert!(u["db_downtime_ms"].as_i64().unwrap() > 0, "{u}");
     assert!(u["app_downtime_ms"].as_i64().unwrap() >= u["db_downtime_ms"].as_i64().unwrap());
@@ -334,7 +265,7 @@ async fn another_major_is_refused_and_an_absent_worker_is_skipped() {
 
     let mut args = vec!["run", "--yes"];
     args.extend(SIGN);
-    let refused = cutover(dir, &args, &pg16);
+    let refused = Run::new(dir, &args).target(&pg16).output();
     let out = text(&refused);
     assert_eq!(refused.status.code(), Some(2), "{out}");
     assert!(out.contains("major-version") && out.contains("16"), "{out}");
@@ -359,23 +290,9 @@ async fn another_major_is_refused_and_an_absent_worker_is_skipped() {
         "DROP TABLE IF EXISTS boom;\n",
     )
     .unwrap();
-    let failed = Command::new(env!("CARGO_BIN_EXE_cutover"))
-        .args(&args)
-        .args([
-            "--target-image",
-            AFTER,
-            "--qdrant-image",
-            QDRANT,
-            "--pull",
-            "never",
-        ])
-        .current_dir(dir)
-        .env("CUTOVER_QDRANT_PORTS", "none")
-        .env("CUTOVER_MIGRATIONS_DIR", bad.path())
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let failed = Run::new(dir, &args)
+        .env("CUTOVER_MIGRATIONS_DIR", &bad.path().to_string_lossy())
+        .output();
     let out = text(&failed);
     assert_eq!(failed.status.code(), Some(1), "{out}");
     assert!(out.contains("undone   Recreate postgres"), "{out}");
@@ -405,19 +322,19 @@ async fn another_major_is_refused_and_an_absent_worker_is_skipped() {
     // Now the deployment as it often is: the worker commented out of the file, not running.
     docker(&["rm", "-f", &stack.container("celery-worker")]);
     comment_out_service(&stack.compose_file(), "celery-worker");
-    let plan = text(&cutover(dir, &["plan"], AFTER));
+    let plan = text(&Run::new(dir, &["plan"]).output());
     assert!(
         plan.contains("celery-worker: not in the compose file, will be skipped"),
         "{plan}"
     );
-    let run = cutover(dir, &args, AFTER);
+    let run = Run::new(dir, &args).output();
     let out = text(&run);
     assert_eq!(run.status.code(), Some(0), "{out}");
     assert!(
         out.contains("celery-worker: no container: skipped"),
         "{out}"
     );
-    let rep = report(dir);
+    let rep = report(&latest_run(dir));
     assert_eq!(rep["upgrade"]["skipped_services"][0], "celery-worker");
     assert!(
         rep["upgrade"]["warnings"][0]

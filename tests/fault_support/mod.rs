@@ -3,112 +3,19 @@
 //! states the issue asks of every scenario (which container runs which image, no orphaned
 //! `*-cutover-old-*` containers, no qdrant, no leftover lock, compose file byte-identical).
 //!
-//! Invariants: every invocation runs offline (`--pull never` unless a test overrides it),
-//! leaves qdrant unpublished (tests run in parallel) and ignores the caller's COMPOSE_*.
+//! The command builder and the readers come from `support::cutover`.
 
 // Each test binary uses a different subset of these helpers.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use crate::support::{Stack, docker};
 
-pub const BEFORE: &str = "cutover-testbed/postgres-before:latest";
-pub const AFTER: &str = "cutover-testbed/postgres-after:latest";
-pub const QDRANT: &str = "cutover-testbed/qdrant-standin:latest";
-pub const SIGN: [&str; 6] = [
-    "--sign-off",
-    "staging-tested=Ann Example",
-    "--sign-off",
-    "team-informed=Bo Example",
-    "--sign-off",
-    "window-agreed=Cy Example",
-];
-
-/// One invocation of the binary: arguments, extra environment, working directory.
-pub struct Run<'a> {
-    pub dir: &'a Path,
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub target: String,
-    pub pull: &'static str,
-}
-
-impl<'a> Run<'a> {
-    pub fn new(dir: &'a Path, args: &[&str]) -> Self {
-        Run {
-            dir,
-            args: args.iter().map(|s| s.to_string()).collect(),
-            env: Vec::new(),
-            target: AFTER.into(),
-            pull: "never",
-        }
-    }
-
-    /// `run --yes` with every sign-off.
-    pub fn upgrade(dir: &'a Path) -> Self {
-        let mut r = Self::new(dir, &["run", "--yes"]);
-        r.args.extend(SIGN.iter().map(|s| s.to_string()));
-        r
-    }
-
-    pub fn env(mut self, k: &str, v: &str) -> Self {
-        self.env.push((k.into(), v.into()));
-        self
-    }
-
-    pub fn target(mut self, image: &str) -> Self {
-        self.target = image.into();
-        self
-    }
-
-    pub fn arg(mut self, a: &str) -> Self {
-        self.args.push(a.into());
-        self
-    }
-
-    pub fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_cutover"));
-        c.args(&self.args)
-            .args(["--target-image", &self.target, "--qdrant-image", QDRANT])
-            .args(["--pull", self.pull])
-            .current_dir(self.dir)
-            .env("CUTOVER_QDRANT_PORTS", "none")
-            .env_remove("COMPOSE_PROJECT_NAME")
-            .env_remove("COMPOSE_FILE")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null());
-        c
-    }
-
-    pub fn output(&self) -> Output {
-        self.command().output().expect("run cutover")
-    }
-}
-
-/// stdout then stderr, as one text.
-pub fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
-}
-
-/// "id state image name" of every container of the project, sorted.
-pub fn containers(project: &str) -> Vec<String> {
-    let mut v: Vec<String> = docker(&[
-        "ps",
-        "-a",
-        "--no-trunc",
-        "--filter",
-        &format!("label=com.docker.compose.project={project}"),
-        "--format",
-        "{{.ID}} {{.State}} {{.Image}} {{.Names}}",
-    ])
-    .lines()
-    .map(String::from)
-    .collect();
-    v.sort();
-    v
-}
+pub use crate::support::cutover::{
+    AFTER, BEFORE, QDRANT, Run, SIGN, containers, has_vector, newest_run_in as latest_run, text,
+};
 
 /// What "the stack is untouched" compares: containers (ids, states, images) and the compose
 /// file's bytes.
@@ -178,38 +85,9 @@ pub fn assert_restored(stack: &Stack, before: &World, pg_id: &str, out: &str) {
     assert_no_lock(stack);
 }
 
-/// The lock file stays; a released lock is an empty one (see `engine::lock`), a held or stale
-/// one names its holder.
+/// No lock left held on the stack.
 pub fn assert_no_lock(stack: &Stack) {
-    let lock = stack.dir().join(".cutover/lock");
-    let holder = std::fs::read_to_string(&lock).unwrap_or_default();
-    assert!(
-        holder.is_empty(),
-        "leftover lock {}: {holder}",
-        lock.display()
-    );
-}
-
-/// Whether `vector` is installed in the stack's database.
-pub async fn has_vector(stack: &Stack) -> bool {
-    stack
-        .connect()
-        .await
-        .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'vector'", &[])
-        .await
-        .expect("query pg_extension")
-        .is_some()
-}
-
-/// The newest run directory under `base` (default `<stack>/.cutover/runs`).
-pub fn latest_run(base: &Path) -> PathBuf {
-    let mut runs: Vec<_> = std::fs::read_dir(base)
-        .unwrap_or_else(|e| panic!("read {}: {e}", base.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    runs.sort();
-    runs.pop().expect("a run directory")
+    crate::support::cutover::assert_no_lock(stack.dir(), "after the run");
 }
 
 /// A local image `tag` built from `dockerfile` (no registry involved).

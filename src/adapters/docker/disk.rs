@@ -42,14 +42,18 @@ pub struct ImageSize {
 }
 
 impl DockerClient {
-    /// The engine's data root (`docker info` DockerRootDir), e.g. /var/lib/docker.
-    pub async fn data_root(&self) -> Result<PathBuf> {
-        let info = self
-            .docker
+    async fn info(&self) -> Result<bollard::models::SystemInfo> {
+        self.docker
             .info()
             .await
-            .map_err(|e| DockerError::api("docker info", e))?;
-        info.docker_root_dir
+            .map_err(|e| DockerError::api("docker info", e))
+    }
+
+    /// The engine's data root (`docker info` DockerRootDir), e.g. /var/lib/docker.
+    pub async fn data_root(&self) -> Result<PathBuf> {
+        self.info()
+            .await?
+            .docker_root_dir
             .map(PathBuf::from)
             .ok_or_else(|| DockerError::Invalid("docker info reported no DockerRootDir".into()))
     }
@@ -57,12 +61,8 @@ impl DockerClient {
     /// How many CPUs the engine's host has (`docker info` NCPU): how many jobs a restore
     /// inside a container can use.
     pub async fn host_cpus(&self) -> Result<u32> {
-        let info = self
-            .docker
-            .info()
-            .await
-            .map_err(|e| DockerError::api("docker info", e))?;
-        Ok(info.ncpu.unwrap_or(1).clamp(1, i64::from(u32::MAX)) as u32)
+        let ncpu = self.info().await?.ncpu.unwrap_or(1);
+        Ok(ncpu.clamp(1, i64::from(u32::MAX)) as u32)
     }
 
     /// Free space under the engine's data root (local engine only; see the module docs).

@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -80,17 +79,24 @@ impl Step for StartWriters {
         if cx.output::<WindowOutput>().is_some() {
             return Ok(());
         }
-        if !cx.disaster_rollback() {
+        let disaster = cx.disaster_rollback();
+        if !disaster {
             let client = self.env.connect().await?;
-            let wal = postgres::wal_position(&client)
-                .await
-                .context("reading where the writers left the WAL")?;
-            cx.log(format!("the writers left the WAL at {}", wal.lsn));
-            cx.save_output(&WindowOutput {
-                fingerprint_at_rollback: None,
-                wal_at_rollback: Some(wal),
-            })?;
-            return Ok(());
+            match postgres::wal_position(&client).await {
+                Ok(wal) => {
+                    cx.log(format!("the writers left the WAL at {}", wal.lsn));
+                    cx.save_output(&WindowOutput {
+                        fingerprint_at_rollback: None,
+                        wal_at_rollback: Some(wal),
+                    })?;
+                    return Ok(());
+                }
+                // E.g. a role that may not read pg_control_system(): the tables instead, as
+                // before this proof existed (slower, as exact).
+                Err(e) => cx.log(format!(
+                    "cannot read the WAL position ({e}): fingerprinting the tables instead"
+                )),
+            }
         }
         // By the pre-upgrade fingerprint's method: the rollback check compares the two.
         let method_of = cx
@@ -107,7 +113,14 @@ impl Step for StartWriters {
                 wal_at_rollback: None,
             })?,
             // Only a report needs it (the backup is the truth): go on without.
-            Err(e) => cx.log(format!("cannot fingerprint the untrusted database: {e:#}")),
+            Err(e) if disaster => {
+                cx.log(format!("cannot fingerprint the untrusted database: {e:#}"))
+            }
+            Err(e) => {
+                return Err(StepError::from_anyhow(
+                    &e.context("fingerprinting the tables the writers left"),
+                ));
+            }
         }
         Ok(())
     }

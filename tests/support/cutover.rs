@@ -1,0 +1,187 @@
+//! Running the real `cutover` binary against a test-bed stack, and reading what it left: the
+//! one command builder every end-to-end test uses, the test images, the sign-offs, and the
+//! small readers of a stack's state (containers, `vector`, run directories, the lock).
+//!
+//! Invariants: every invocation runs offline (`--pull never` unless a test overrides it),
+//! leaves qdrant unpublished (tests run in parallel and would fight over host port 6333),
+//! and inherits none of the caller's `CUTOVER_*` or `COMPOSE_*` settings: a test states all of
+//! its configuration.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use super::{Stack, docker};
+
+pub const BEFORE: &str = "cutover-testbed/postgres-before:latest";
+pub const AFTER: &str = "cutover-testbed/postgres-after:latest";
+pub const QDRANT: &str = "cutover-testbed/qdrant-standin:latest";
+pub const APP: &str = "cutover-testbed/app:latest";
+/// The three sign-offs of the pgvector plan's checklist, as flags.
+pub const SIGN: [&str; 6] = [
+    "--sign-off",
+    "staging-tested=Ann Example",
+    "--sign-off",
+    "team-informed=Bo Example",
+    "--sign-off",
+    "window-agreed=Cy Example",
+];
+
+/// One invocation of the binary: arguments, extra environment, working directory.
+pub struct Run<'a> {
+    pub dir: &'a Path,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub target: String,
+    pub pull: &'static str,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(dir: &'a Path, args: &[&str]) -> Self {
+        Run {
+            dir,
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
+            target: AFTER.into(),
+            pull: "never",
+        }
+    }
+
+    /// `run --yes` with every sign-off.
+    pub fn upgrade(dir: &'a Path) -> Self {
+        Self::new(dir, &["run", "--yes"]).args(&SIGN)
+    }
+
+    /// `resume --yes --break-stale-lock` with every sign-off (a run killed before the start
+    /// was approved still needs them).
+    pub fn resume(dir: &'a Path) -> Self {
+        Self::new(dir, &["resume", "--yes", "--break-stale-lock"]).args(&SIGN)
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// `CUTOVER_FAULT=<spec>` when given.
+    pub fn fault(self, spec: Option<&str>) -> Self {
+        match spec {
+            Some(f) => self.env("CUTOVER_FAULT", f),
+            None => self,
+        }
+    }
+
+    pub fn target(mut self, image: &str) -> Self {
+        self.target = image.into();
+        self
+    }
+
+    pub fn arg(mut self, a: &str) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn args(mut self, more: &[&str]) -> Self {
+        self.args.extend(more.iter().map(|s| s.to_string()));
+        self
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cutover"));
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if k.starts_with("CUTOVER_") || k.starts_with("COMPOSE_") {
+                c.env_remove(k.as_ref());
+            }
+        }
+        c.args(&self.args)
+            .args(["--target-image", &self.target, "--qdrant-image", QDRANT])
+            .args(["--pull", self.pull])
+            .current_dir(self.dir)
+            .env("CUTOVER_QDRANT_PORTS", "none")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn output(&self) -> Output {
+        self.command().output().expect("run cutover")
+    }
+}
+
+/// stdout then stderr, as one text.
+pub fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+fn project_ps(project: &str, format: &str) -> Vec<String> {
+    let mut v: Vec<String> = docker(&[
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--format",
+        format,
+    ])
+    .lines()
+    .map(String::from)
+    .collect();
+    v.sort();
+    v
+}
+
+/// "id state image name" of every container of the project, sorted: equal only if no
+/// container was replaced, removed, added, started or stopped.
+pub fn containers(project: &str) -> Vec<String> {
+    project_ps(project, "{{.ID}} {{.State}} {{.Image}} {{.Names}}")
+}
+
+/// "name image state" of every container of the project, sorted: for readable assertions.
+pub fn services(project: &str) -> Vec<String> {
+    project_ps(project, "{{.Names}} {{.Image}} {{.State}}")
+}
+
+/// Whether `vector` is installed in the stack's database.
+pub async fn has_vector(stack: &Stack) -> bool {
+    stack
+        .connect()
+        .await
+        .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'vector'", &[])
+        .await
+        .expect("query pg_extension")
+        .is_some()
+}
+
+/// The newest run directory under `<dir>/.cutover/runs`.
+pub fn latest_run(dir: &Path) -> PathBuf {
+    newest_run_in(&dir.join(".cutover/runs"))
+}
+
+/// The newest run directory under `base`.
+pub fn newest_run_in(base: &Path) -> PathBuf {
+    let mut runs: Vec<_> = std::fs::read_dir(base)
+        .unwrap_or_else(|e| panic!("read {}: {e}", base.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    runs.sort();
+    runs.pop().expect("a run directory")
+}
+
+/// A run's report.json.
+pub fn report(run: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(run.join("report.json")).expect("report.json"))
+        .expect("report is JSON")
+}
+
+/// The lock file stays; a released lock is an empty one (see `engine::lock`), a held or stale
+/// one names its holder.
+pub fn assert_no_lock(dir: &Path, what: &str) {
+    let lock = dir.join(".cutover/lock");
+    let holder = std::fs::read_to_string(&lock).unwrap_or_default();
+    assert!(
+        holder.is_empty(),
+        "{what}: leftover lock {}: {holder}",
+        lock.display()
+    );
+}
