@@ -91,13 +91,13 @@ pub fn expectation(
     cx: &StepContext,
     restarted_unchecked: bool,
     contents_wanted: bool,
-) -> Result<Expectation, RollbackCheck> {
+) -> Result<Expectation, Box<RollbackCheck>> {
     let disaster = cx.disaster_rollback();
     let Some(before) = cx
         .output_of::<BackupOutput>("backup")
         .map(|b| b.fingerprint_before)
     else {
-        return Err(RollbackCheck {
+        return Err(Box::new(RollbackCheck {
             path: path_name(disaster).into(),
             skipped: Some(
                 "no pre-upgrade fingerprint: the run stopped before the backup, so the database \
@@ -105,7 +105,7 @@ pub fn expectation(
                     .into(),
             ),
             ..Default::default()
-        });
+        }));
     };
     let window = cx.output_of::<WindowOutput>("start-writers");
     let recreate = cx.output_of::<RecreateOutput>("recreate-postgres");

@@ -129,7 +129,7 @@ impl Step for StopWriters {
         ) {
             Ok(exp) => exp,
             Err(skipped) => {
-                out.rollback_check = Some(skipped);
+                out.rollback_check = Some(*skipped);
                 cx.save_output(&out)?;
                 self.start_all(cx, &out).await?;
                 return self.wait_backend(cx, out).await;
