@@ -126,6 +126,7 @@ build_base_image() {
 	if image_exists "$tag"; then
 		step "base image: cached ($tag)"
 	else
+		build_base_rootfs
 		step "base image: importing $tag"
 		import_rootfs "$CACHE/rootfs/base" "$tag" 'CMD ["/bin/bash"]'
 	fi
@@ -143,6 +144,7 @@ build_postgres_image() {
 		return
 	fi
 	step "$name: installing $(grep -v '^#' "$pkgs" | xargs) into a copy of the base rootfs"
+	build_base_rootfs
 	local r="$CACHE/rootfs/$name.tmp"
 	umount "$r/proc" 2>/dev/null || true # left mounted by a killed earlier build
 	rm -rf "$r"
@@ -256,7 +258,8 @@ build_all_images() {
 		flock 9
 	fi
 	local t0=$SECONDS
-	build_base_rootfs
+	# The base root filesystem is made (debootstrap, about a minute) only when an image that
+	# needs it is missing: images already in the engine are enough, whatever the cache holds.
 	build_base_image
 	build_postgres_image postgres-before
 	build_postgres_image postgres-after
