@@ -197,7 +197,18 @@ async fn killed_at_every_boundary_then_resumed() {
         "{out}"
     );
     assert!(out.contains("cutover rollback"), "{out}");
-    rollback(dir, "a refused resume");
+    // This time with checksums re-read too (rollback_check = contents).
+    let o = Run::new(dir, &["rollback", "--yes", "--break-stale-lock"])
+        .env("CUTOVER_ROLLBACK_CHECK", "contents")
+        .output();
+    assert_eq!(o.status.code(), Some(1), "rollback\n{}", text(&o));
+    assert!(
+        text(&o).contains("as expected by row counts and contents"),
+        "{}",
+        text(&o)
+    );
+    let rb = &report(&latest_run(dir))["upgrade"]["rollback"];
+    assert_eq!(rb["check"]["contents_compared"], true, "{rb}");
     assert_rolled_back(&stack, &start, "rollback after a refused resume").await;
 }
 

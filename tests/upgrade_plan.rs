@@ -88,6 +88,7 @@ fn the_upgrade_keys_have_defaults_and_are_validated() {
         "pull_policy = \"missing\"  # default",
         "extra_writer_services = []  # default",
         "collation_policy = \"auto\"  # default",
+        "rollback_check = \"rows\"  # default",
         "qdrant_ports = \"auto\"  # default",
         "ready_timeout_secs = 120  # default",
         "stop_timeout_secs = 30  # default",
@@ -112,6 +113,11 @@ fn the_upgrade_keys_have_defaults_and_are_validated() {
 
     for (var, value, says) in [
         ("CUTOVER_COLLATION_POLICY", "sometimes", "collation_policy"),
+        (
+            "CUTOVER_ROLLBACK_CHECK",
+            "thorough",
+            "is not one of rows, contents",
+        ),
         ("CUTOVER_QDRANT_PORTS", "6333", "HOST:CONTAINER"),
         ("CUTOVER_READY_TIMEOUT_SECS", "0", "at least 1 second"),
         ("CUTOVER_STOP_TIMEOUT_SECS", "soon", "whole number"),
