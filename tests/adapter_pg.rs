@@ -168,7 +168,7 @@ async fn sessions_show_other_clients_with_their_address_and_can_be_terminated() 
 /// gap, named.
 #[tokio::test]
 async fn a_restarted_server_resumes_at_or_after_the_position_read_before_its_stop() {
-    let Some(pg) = PgContainer::start(BEFORE) else {
+    let Some(mut pg) = PgContainer::start(BEFORE) else {
         return;
     };
     let client = pg.connect().await;
@@ -184,11 +184,7 @@ async fn a_restarted_server_resumes_at_or_after_the_position_read_before_its_sto
     );
     drop(client);
 
-    let out = std::process::Command::new("docker")
-        .args(["restart", "-t", "30", &pg.name])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    pg.restart();
     let client = pg.connect().await;
     let resumed = resumed_from(&client, &before).await.unwrap();
     assert_eq!(resumed.gap(&before), None, "{resumed:?} after {before:?}");

@@ -110,6 +110,19 @@ impl PgContainer {
         PgTarget::new(&self.ip, 5432, self.credentials())
     }
 
+    /// `docker restart`, then its address read again: on the default bridge another test's
+    /// container may have taken the old one while this one was stopped.
+    pub fn restart(&mut self) {
+        docker(&["restart", "-t", "30", &self.name]).expect("docker restart");
+        self.ip = docker(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &self.name,
+        ])
+        .expect("docker inspect");
+    }
+
     /// Waits for a real connection (the server starts twice on first boot).
     pub async fn connect(&self) -> tokio_postgres::Client {
         connect_until(
