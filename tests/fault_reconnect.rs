@@ -60,10 +60,5 @@ async fn a_writer_that_reconnects_is_named_and_the_window_rolled_back() {
     }
     assert_restored(&stack, &before, &pg_id, &said);
     assert!(!has_vector(&stack).await);
-    let fp = fingerprint(&stack.connect().await, "public").await.unwrap();
-    for (t, f) in &fp_before.tables {
-        if t != "worker_ticks" {
-            assert_eq!(Some(f), fp.tables.get(t), "table {t}");
-        }
-    }
+    support::cutover::assert_tables_kept(&stack, &fp_before, "after the rollback").await;
 }

@@ -98,12 +98,7 @@ async fn a_new_image_that_fails_is_rolled_back() {
         );
         assert_restored(&stack, &before, &pg_id, &said);
         assert!(!has_vector(&stack).await);
-        let fp = fingerprint(&stack.connect().await, "public").await.unwrap();
-        for (t, f) in &fp_before.tables {
-            if t != "worker_ticks" {
-                assert_eq!(Some(f), fp.tables.get(t), "{image}: table {t}");
-            }
-        }
+        support::cutover::assert_tables_kept(&stack, &fp_before, image).await;
     }
 
     // Without automatic rollback: exit 3 and the stack left as the failure found it (postgres

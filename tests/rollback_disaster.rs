@@ -25,11 +25,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use cutover::adapters::fingerprint::{Fingerprint, fingerprint};
+use cutover::adapters::fingerprint::fingerprint;
 use cutover::adapters::http::HttpClient;
 use support::cutover::{
-    AFTER, BEFORE, Run, SIGN, assert_no_lock, containers, has_vector, latest_run, report, services,
-    text,
+    AFTER, BEFORE, Run, SIGN, assert_no_lock, assert_tables_kept, assert_worker_seq_gapless,
+    containers, has_vector, latest_run, report, services, text,
 };
 use support::{Stack, docker};
 
@@ -69,16 +69,6 @@ fn exec_with_stdin(container: &str, args: &[&str], input: &[u8]) -> Output {
     let out = child.wait_with_output().expect("wait for docker exec");
     writer.join().unwrap();
     out
-}
-
-/// Every pre-existing table but the worker's equals the pre-upgrade fingerprint.
-async fn assert_tables_equal(stack: &Stack, start: &Fingerprint, what: &str) {
-    let now = fingerprint(&stack.connect().await, "public").await.unwrap();
-    for (name, fp) in &start.tables {
-        if name != "worker_ticks" {
-            assert_eq!(Some(fp), now.tables.get(name), "{what}: table {name}");
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -194,7 +184,7 @@ async fn finalized_upgrade_is_restored_from_its_backup_never_replayed() {
         compose_upgraded
     );
     assert!(has_vector(&stack).await, "corrupt backup: vector untouched");
-    assert_tables_equal(&stack, &start, "corrupt backup refused").await;
+    assert_tables_kept(&stack, &start, "corrupt backup refused").await;
     assert_no_lock(dir, "corrupt backup refused");
     std::fs::write(&backup, &good).unwrap();
 
@@ -226,7 +216,7 @@ async fn finalized_upgrade_is_restored_from_its_backup_never_replayed() {
         "no qdrant, no parked container"
     );
     assert!(!has_vector(&stack).await, "vector absent after the restore");
-    assert_tables_equal(&stack, &start, "disaster rollback").await;
+    assert_tables_kept(&stack, &start, "disaster rollback").await;
     assert_eq!(
         audit_rows(&stack).await,
         audit_start,
@@ -271,15 +261,7 @@ async fn finalized_upgrade_is_restored_from_its_backup_never_replayed() {
         }
     })
     .await;
-    let r = db
-        .query_one(
-            "SELECT count(*), count(DISTINCT seq), coalesce(max(seq), 0) FROM worker_ticks",
-            &[],
-        )
-        .await
-        .unwrap();
-    let (n, distinct, max): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
-    assert_eq!((n, distinct), (max, max), "worker seq 1..=max");
+    assert_worker_seq_gapless(&db, "after the disaster rollback").await;
     drop(db);
 
     // 4. The contrast: the guide's rollback, the same pre-upgrade data replayed with psql into

@@ -24,7 +24,8 @@ use std::time::Instant;
 use cutover::adapters::fingerprint::{Fingerprint, fingerprint};
 use support::Stack;
 use support::cutover::{
-    AFTER, BEFORE, Run, assert_no_lock, has_vector, latest_run, report, services, text,
+    AFTER, BEFORE, Run, assert_no_lock, assert_tables_kept, assert_worker_seq_gapless, has_vector,
+    latest_run, report, services, text,
 };
 
 /// Every action boundary, plus the last pre-flight check and the two mid-step points: after
@@ -103,22 +104,8 @@ async fn assert_upgraded(stack: &Stack, start: &Fingerprint, what: &str) {
 
 /// Every table but the worker's equals the start; the worker's sequence has no gap or double.
 async fn assert_data_kept(stack: &Stack, start: &Fingerprint, what: &str) {
-    let db = stack.connect().await;
-    let now = fingerprint(&db, "public").await.unwrap();
-    for (name, fp) in &start.tables {
-        if name != "worker_ticks" {
-            assert_eq!(Some(fp), now.tables.get(name), "{what}: table {name}");
-        }
-    }
-    let r = db
-        .query_one(
-            "SELECT count(*), count(DISTINCT seq), coalesce(max(seq), 0) FROM worker_ticks",
-            &[],
-        )
-        .await
-        .unwrap();
-    let (n, distinct, max): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
-    assert_eq!((n, distinct), (max, max), "{what}: worker seq 1..=max");
+    assert_tables_kept(stack, start, what).await;
+    assert_worker_seq_gapless(&stack.connect().await, what).await;
 }
 
 fn rollback(dir: &Path, what: &str) -> f64 {

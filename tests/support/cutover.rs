@@ -185,3 +185,34 @@ pub fn assert_no_lock(dir: &Path, what: &str) {
         lock.display()
     );
 }
+
+/// Every table of `start` but the worker's (which keeps growing) has the same fingerprint now.
+pub async fn assert_tables_kept(
+    stack: &Stack,
+    start: &cutover::adapters::fingerprint::Fingerprint,
+    what: &str,
+) {
+    let db = stack.connect().await;
+    let now = cutover::adapters::fingerprint::fingerprint(&db, "public")
+        .await
+        .unwrap();
+    for (name, fp) in &start.tables {
+        if name != "worker_ticks" {
+            assert_eq!(Some(fp), now.tables.get(name), "{what}: table {name}");
+        }
+    }
+}
+
+/// The worker's sequence is 1..=max with no gap and no double: nothing it wrote was lost or
+/// written twice.
+pub async fn assert_worker_seq_gapless(db: &tokio_postgres::Client, what: &str) {
+    let r = db
+        .query_one(
+            "SELECT count(*), count(DISTINCT seq), coalesce(max(seq), 0) FROM worker_ticks",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (n, distinct, max): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
+    assert_eq!((n, distinct), (max, max), "{what}: worker seq 1..=max");
+}
