@@ -17,8 +17,8 @@ pub enum Exit {
 
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
-  0  done
-  1  failed and rolled back (the stack is as it was before)
+  0  done (for `rollback`: the rollback completed)
+  1  `run`/`resume` failed and was rolled back (the stack is as it was before)
   2  usage or configuration error, or a pre-flight check refused (nothing changed)
   3  failed or stopped and not rolled back (operator action needed: see `cutover status`)";
 

@@ -66,7 +66,7 @@ fn a_failing_undo_or_no_auto_rollback_exits_3() {
         "the next command is printed"
     );
     let out = s.run(&["rollback", "--yes"], "");
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(s.markers().is_empty());
 }
 
@@ -98,7 +98,7 @@ fn after_a_crash_rollback_restores_everything() {
     assert!(out.status.code().is_none());
     assert_eq!(s.markers(), ["stop-writers", "backup", "swap-image"]);
     let out = s.run(&["rollback", "--yes", "--break-stale-lock"], "");
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(s.markers().is_empty());
     let finished = s.run(&["resume", "--yes"], "");
     assert_eq!(

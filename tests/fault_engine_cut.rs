@@ -162,7 +162,7 @@ async fn losing_the_engine_mid_backup_stops_safely_and_rollback_recovers() {
         .env("DOCKER_HOST", &host)
         .output();
     let said = text(&out);
-    assert_eq!(out.status.code(), Some(1), "rolled back: {said}");
+    assert_eq!(out.status.code(), Some(0), "rolled back: {said}");
     assert_restored(&stack, &before, &pg_id, &said);
     let _ = std::fs::remove_file(&sock);
 }

@@ -81,7 +81,7 @@ pub async fn after_run(
     let out = cutover(stack_dir, &["rollback", "--yes", "--run", &run_arg]).await?;
     let command_ms = t.elapsed().as_secs_f64() * 1000.0;
     let text = format!("{}\n{}", out.stdout, out.stderr);
-    // A rollback that completed exits 1 ("rolled back"), like a run that was rolled back.
+    // A rollback that completed exits 0; its summary says "rolled back".
     if !text.contains("rolled back") {
         bail!("cutover rollback did not roll back:\n{text}");
     }

@@ -85,7 +85,12 @@ pub(super) fn rollback(cli: &Cli, config: &Config, args: &RollbackArgs) -> Resul
     let outcome = drive(cli, config, plan, journal, Vec::new(), mode)?;
     let secs = t0.elapsed().as_secs_f64();
     drop(lock);
-    let code = finish(&dir, &outcome);
+    // The operator asked for this rollback: when it completed, that is success (exit 0); exit 1
+    // stays the code of a `run` that failed and was rolled back.
+    let code = match finish(&dir, &outcome) {
+        Exit::RolledBack => Exit::Done,
+        other => other,
+    };
     let path = if args.disaster {
         "disaster (backup restored into a fresh database)"
     } else {
