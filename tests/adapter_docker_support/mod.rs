@@ -61,6 +61,13 @@ pub fn busybox_image(tag: &str, extra: &[&str], changes: &[&str]) -> Option<Stri
     }
     let busybox = Path::new("/bin/busybox");
     if !busybox.exists() {
+        // The test bed installs its host packages itself (as root), busybox-static among them.
+        let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("testbed/bed"))
+            .arg("setup")
+            .stdin(std::process::Stdio::null())
+            .status();
+    }
+    if !busybox.exists() {
         return skip("/bin/busybox missing: apt-get install -y busybox-static");
     }
     let root = tempfile::tempdir().unwrap();
