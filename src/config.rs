@@ -56,6 +56,8 @@ pub struct Partial {
     pub qdrant_ports: Option<String>,
     pub ready_timeout_secs: Option<u64>,
     pub stop_timeout_secs: Option<u64>,
+    pub backend_health_url: Option<String>,
+    pub backend_health_status: Option<String>,
 }
 
 const KEYS: &[&str] = &[
@@ -82,6 +84,8 @@ const KEYS: &[&str] = &[
     "qdrant_ports",
     "ready_timeout_secs",
     "stop_timeout_secs",
+    "backend_health_url",
+    "backend_health_status",
 ];
 
 /// Keys whose environment value is a comma-separated list.
@@ -90,6 +94,23 @@ const LIST_KEYS: &[&str] = &["extra_writer_services"];
 const NUMBER_KEYS: &[&str] = &["ready_timeout_secs", "stop_timeout_secs"];
 /// Values of `collation_policy` (see [`Config::collation_policy`]).
 pub const COLLATION_POLICIES: &[&str] = &["auto", "check", "reindex-all", "skip"];
+/// The port and path (with query) of `backend_health_url`: `http://SERVICE[:PORT]/PATH`.
+pub fn parse_health_url(url: &str) -> Result<(u16, String), String> {
+    let u = reqwest::Url::parse(url)
+        .map_err(|e| format!("{url:?} is not a URL ({e}); e.g. http://backend:8000/health"))?;
+    if u.scheme() != "http" {
+        return Err(format!(
+            "{url:?}: only http:// is supported (the health check talks to the container directly)"
+        ));
+    }
+    let port = u.port_or_known_default().unwrap_or(80);
+    let path = match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
+    };
+    Ok((port, path))
+}
+
 /// Values of `rollback_check` (see [`Config::rollback_check`]).
 pub const ROLLBACK_CHECKS: &[&str] = &["rows", "contents"];
 
@@ -100,8 +121,10 @@ pub struct Config {
     pub postgres_service: String,
     pub backend_service: String,
     pub worker_service: String,
-    pub database: String,
-    pub db_user: String,
+    /// Usually absent: the database and user come from the postgres container's
+    /// `POSTGRES_DB`/`POSTGRES_USER`, as its entrypoint used them; set to override.
+    pub database: Option<String>,
+    pub db_user: Option<String>,
     /// Usually absent: credentials come from the container's environment.
     pub db_password: Option<String>,
     pub target_image: String,
@@ -143,6 +166,13 @@ pub struct Config {
     pub ready_timeout_secs: u64,
     /// Grace period given to a container on stop before it is killed (default 30 s).
     pub stop_timeout_secs: u64,
+    /// How the application's health is read (the end of application downtime): a URL whose
+    /// host is the backend SERVICE (cutover resolves its address through the engine, as for
+    /// every container) and whose port and path are the app's (default
+    /// `http://<backend_service>:8000/health`).
+    pub backend_health_url: String,
+    /// The JSON `status` the health URL must answer (default `healthy`); `any`: any 2xx answer.
+    pub backend_health_status: String,
     /// Where each key's value came from, for `config --print`.
     #[serde(skip)]
     pub sources: BTreeMap<&'static str, String>,
@@ -192,7 +222,12 @@ impl Config {
             &mut sources,
         );
         merge(&mut merged, inputs.flags, "command line", &mut sources);
-        resolve(merged, inputs.cwd, inputs.env, sources)
+        let config = resolve(merged, inputs.cwd, inputs.env, sources)?;
+        // The configured password is hidden by value wherever it shows up later.
+        if let Some(pw) = &config.db_password {
+            crate::secrets::register(pw);
+        }
+        Ok(config)
     }
 
     pub fn stack_dir(&self) -> &Path {
@@ -346,7 +381,9 @@ fn merge(
         rollback_check,
         qdrant_ports,
         ready_timeout_secs,
-        stop_timeout_secs
+        stop_timeout_secs,
+        backend_health_url,
+        backend_health_status
     );
 }
 
@@ -458,6 +495,24 @@ fn resolve(
             "needs `migrations_command` (it undoes that command)",
         ));
     }
+    let backend_service = p.backend_service.unwrap_or_else(|| "backend".into());
+    let backend_health_url = p
+        .backend_health_url
+        .unwrap_or_else(|| format!("http://{backend_service}:8000/health"));
+    if let Err(why) = parse_health_url(&backend_health_url) {
+        return Err(bad_key("backend_health_url", &sources, &why));
+    }
+    let backend_health_status = match p.backend_health_status {
+        Some(v) if v.trim().is_empty() => {
+            return Err(bad_key(
+                "backend_health_status",
+                &sources,
+                "must not be empty (use `any` to accept any 2xx answer)",
+            ));
+        }
+        Some(v) => v,
+        None => "healthy".into(),
+    };
     let ready_timeout_secs = timeout("ready_timeout_secs", p.ready_timeout_secs, 120)?;
     let stop_timeout_secs = timeout("stop_timeout_secs", p.stop_timeout_secs, 30)?;
     Ok(Config {
@@ -478,10 +533,12 @@ fn resolve(
         compose_file,
         project,
         postgres_service,
-        backend_service: p.backend_service.unwrap_or_else(|| "backend".into()),
+        backend_service,
+        backend_health_url,
+        backend_health_status,
         worker_service: p.worker_service.unwrap_or_else(|| "celery-worker".into()),
-        database: p.database.unwrap_or_else(|| "privexbot".into()),
-        db_user: p.db_user.unwrap_or_else(|| "privexbot".into()),
+        database: p.database,
+        db_user: p.db_user,
         db_password: p.db_password,
         target_image: p
             .target_image

@@ -14,5 +14,6 @@ pub mod exit;
 pub mod headless;
 pub mod plans;
 pub mod report;
+pub mod secrets;
 pub mod tui;
 pub mod upgrade;

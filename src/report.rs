@@ -150,14 +150,15 @@ impl Report {
             let dur = st
                 .duration_ms
                 .map_or(String::new(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
-            let _ = writeln!(
-                s,
-                "  {:<8} {:<20} {:>7}  {}",
-                st.word(),
-                st.id,
-                dur,
-                st.result
-            );
+            // An error was already printed once, on stderr, as it happened; the summary names
+            // the step and points there (report.md keeps the full text).
+            let failed = matches!(st.state, StepState::Failed | StepState::UndoFailed);
+            let result = if failed {
+                "error printed above (stderr); full text in report.md"
+            } else {
+                st.result.as_str()
+            };
+            let _ = writeln!(s, "  {:<8} {:<20} {:>7}  {}", st.word(), st.id, dur, result);
         }
         if let Some(u) = &self.upgrade {
             for line in u.summary_lines() {

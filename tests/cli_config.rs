@@ -158,3 +158,59 @@ fn the_apps_migrations_command_excludes_migrations_dir_and_is_printed_redacted()
         "{printed}"
     );
 }
+
+#[test]
+fn the_backend_health_check_follows_the_backend_service_and_a_bad_url_is_refused_once() {
+    let tmp = stack();
+    let out = cutover(
+        tmp.path(),
+        &["config", "--print"],
+        &[("CUTOVER_BACKEND_SERVICE", "api")],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("backend_health_url = \"http://api:8000/health\"  # default"),
+        "{text}"
+    );
+    assert!(
+        text.contains("backend_health_status = \"healthy\""),
+        "{text}"
+    );
+
+    let out = cutover(
+        tmp.path(),
+        &["config", "--print"],
+        &[("CUTOVER_BACKEND_HEALTH_URL", "https://api/healthz")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.matches("bad value for key `backend_health_url` (from environment)")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("only http://"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn database_and_user_are_unset_unless_given_and_then_printed() {
+    let tmp = stack();
+    let out = cutover(tmp.path(), &["config", "--print"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("# database is not set"), "{text}");
+    assert!(text.contains("# db_user is not set"), "{text}");
+    let out = cutover(
+        tmp.path(),
+        &["config", "--print"],
+        &[("CUTOVER_DATABASE", "app"), ("CUTOVER_DB_USER", "owner")],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("database = \"app\"  # environment"), "{text}");
+    assert!(
+        text.contains("db_user = \"owner\"  # environment"),
+        "{text}"
+    );
+}

@@ -228,9 +228,13 @@ async fn finalized_upgrade_is_restored_from_its_backup_never_replayed() {
         "compose file byte-identical to the original"
     );
     let http = HttpClient::new(Duration::from_secs(3));
-    http.backend_health(&format!("http://127.0.0.1:{}", stack.backend_port()))
-        .await
-        .expect("backend /health healthy after the disaster rollback");
+    http.backend_health(
+        &format!("http://127.0.0.1:{}", stack.backend_port()),
+        "/health",
+        Some("healthy"),
+    )
+    .await
+    .expect("backend /health healthy after the disaster rollback");
     let rep = report(&run);
     let rb = &rep["upgrade"]["rollback"];
     assert_eq!(rb["path"], "disaster", "{rb}");

@@ -171,7 +171,11 @@ async fn the_apps_own_migrations_run_in_a_oneoff_from_the_backend_image() {
         &[("CUTOVER_MIGRATIONS_COMMAND", "bash -c 'exit 0'")],
     );
     let out = text(&back);
-    assert_eq!(back.status.code(), Some(0), "a completed rollback is exit 0: {out}");
+    assert_eq!(
+        back.status.code(),
+        Some(0),
+        "a completed rollback is exit 0: {out}"
+    );
     assert!(
         out.contains("cannot be undone by cutover")
             && out.contains("on the same data volume")
@@ -201,7 +205,11 @@ async fn the_apps_own_migrations_run_in_a_oneoff_from_the_backend_image() {
         ],
     );
     let out = text(&back);
-    assert_eq!(back.status.code(), Some(0), "a completed rollback is exit 0: {out}");
+    assert_eq!(
+        back.status.code(),
+        Some(0),
+        "a completed rollback is exit 0: {out}"
+    );
     assert!(
         out.contains("migrations | downgrading privexbot")
             && out.contains("migrations | down-reached-postgres")

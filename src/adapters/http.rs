@@ -126,23 +126,32 @@ impl HttpClient {
         })
     }
 
-    /// The backend's `GET {base}/health`, requiring `"status":"healthy"`.
-    pub async fn backend_health(&self, base: &str) -> Result<BackendHealth, HttpError> {
-        let url = join(base, "/health");
+    /// The backend's `GET {base}{path}`: a 2xx answer, and when `status` is given a JSON body
+    /// whose `status` is that value (privexbot: `{"status":"healthy",...}`).
+    pub async fn backend_health(
+        &self,
+        base: &str,
+        path: &str,
+        status: Option<&str>,
+    ) -> Result<Option<BackendHealth>, HttpError> {
+        let url = join(base, path);
         let r = self.get_ok(&url).await?;
+        let Some(want) = status else {
+            return Ok(None);
+        };
         let shape = |detail: String| HttpError::Shape {
             url: url.clone(),
             detail,
             body: truncate(&r.body),
         };
         let h: BackendHealth = r.json().map_err(|e| shape(e.to_string()))?;
-        if h.status != "healthy" {
+        if h.status != want {
             return Err(shape(format!(
-                "status is {:?}, expected \"healthy\"",
+                "status is {:?}, expected {want:?}",
                 h.status
             )));
         }
-        Ok(h)
+        Ok(Some(h))
     }
 }
 

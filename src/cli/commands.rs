@@ -345,6 +345,9 @@ pub(super) fn drive(
     };
     let stack = config.project.clone();
     let json = cli.global.json;
+    let run_dir = journal.run_dir().to_path_buf();
+    // The window started with the run (a later rollback keeps what happened in between).
+    let since = journal.state().started_at.unwrap_or_else(chrono::Utc::now);
     let result = rt.block_on(async move {
         let (ev_tx, ev_rx) = unbounded_channel();
         let (cmd_tx, cmd_rx) = unbounded_channel();
@@ -365,6 +368,7 @@ pub(super) fn drive(
         signals.abort();
         drop(cmd_tx);
         let _ = printer.await;
+        super::window_logs::save(&stack, since, &run_dir).await;
         outcome
     });
     // A journal failure mid-run leaves the run in an unknown state: operator territory (exit 3).
@@ -380,9 +384,10 @@ pub(super) fn finish(dir: &Path, outcome: &RunOutcome) -> Exit {
     match Journal::read(dir) {
         Ok((state, _)) => {
             let report = Report::from_state(&state, dir);
-            let _ = std::fs::write(dir.join("report.md"), report.markdown());
+            let hide = crate::secrets::hide;
+            let _ = std::fs::write(dir.join("report.md"), hide(&report.markdown()));
             if let Ok(json) = serde_json::to_string_pretty(&report) {
-                let _ = std::fs::write(dir.join("report.json"), json);
+                let _ = std::fs::write(dir.join("report.json"), hide(&json));
             }
             print!("{}", report.summary());
         }

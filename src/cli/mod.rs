@@ -7,6 +7,7 @@ mod commands;
 mod demo;
 mod rollback;
 mod runs;
+mod window_logs;
 
 use std::path::PathBuf;
 

@@ -31,3 +31,14 @@ pub enum CancelReason {
     /// A second signal: abandon the current step now; it stays uncertain in the journal.
     SecondSignal,
 }
+
+/// What the journal and the operator read as the reason of an interrupted run.
+impl std::fmt::Display for CancelReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CancelReason::Quit => "quit by the operator",
+            CancelReason::Signal => "interrupted by a signal",
+            CancelReason::SecondSignal => "interrupted by a second signal (step abandoned)",
+        })
+    }
+}

@@ -200,7 +200,8 @@ impl Journal {
         };
         let mut next = self.state.clone();
         apply(&mut next, &record)?;
-        let mut line = serde_json::to_vec(&record)?;
+        // By value too: an error message or a log can quote a secret the output's keys do not name.
+        let mut line = crate::secrets::hide(&serde_json::to_string(&record)?).into_bytes();
         line.push(b'\n');
         self.file
             .write_all(&line)

@@ -1,16 +1,10 @@
-//! The one place secrets are hidden. Anything whose name contains PASSWORD, SECRET, TOKEN or
-//! KEY is replaced by `[redacted]` before it reaches the screen, a log, the journal or a report.
+//! The one place secrets are hidden before anything reaches the screen, a log, the journal or a
+//! report: by name (anything whose name contains PASSWORD, SECRET, TOKEN or KEY) and by value
+//! (every secret value this process has seen, and every URL password: `crate::secrets`).
 
 use serde_json::Value;
 
-pub const REDACTED: &str = "[redacted]";
-
-pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    ["PASSWORD", "SECRET", "TOKEN", "KEY"]
-        .iter()
-        .any(|w| upper.contains(w))
-}
+pub use crate::secrets::{REDACTED, is_secret_name};
 
 /// Redacts, recursively, every object member whose key names a secret.
 pub fn redact_json(value: &mut Value) {
@@ -19,12 +13,15 @@ pub fn redact_json(value: &mut Value) {
             for (k, v) in map.iter_mut() {
                 if is_secret_name(k) && !v.is_null() {
                     *v = Value::String(REDACTED.into());
+                } else if let Value::String(text) = v {
+                    *text = crate::secrets::hide(text);
                 } else {
                     redact_json(v);
                 }
             }
         }
         Value::Array(items) => items.iter_mut().for_each(redact_json),
+        Value::String(text) => *text = crate::secrets::hide(text),
         _ => {}
     }
 }
@@ -49,7 +46,7 @@ pub fn redact_line(line: &str) -> String {
             out[i] = REDACTED.to_string();
         }
     }
-    out.join(" ")
+    crate::secrets::hide(&out.join(" "))
 }
 
 #[cfg(test)]

@@ -261,7 +261,7 @@ impl Runner {
             if let Some(reason) = self.cancel {
                 return self
                     .stop(RunOutcome::Interrupted {
-                        reason: format!("{reason:?}"),
+                        reason: reason.to_string(),
                     })
                     .map(Some);
             }
@@ -314,7 +314,7 @@ impl Runner {
             if !self.run_one(index, &step).await? {
                 if let Some(reason) = self.cancel {
                     return self.stop(RunOutcome::Interrupted {
-                        reason: format!("{reason:?}"),
+                        reason: reason.to_string(),
                     });
                 }
                 return self.on_failure(step.id()).await;
@@ -336,7 +336,7 @@ impl Runner {
             if let Some(reason) = self.cancel {
                 return self
                     .stop(RunOutcome::Interrupted {
-                        reason: format!("{reason:?}"),
+                        reason: reason.to_string(),
                     })
                     .map(Some);
             }

@@ -153,18 +153,42 @@ impl Renderer {
     }
 }
 
+/// Whether an event is an error or a warning for the operator: such lines go to stderr (once;
+/// the summary on stdout names the step without repeating the message). JSON output keeps
+/// every event on stdout, unchanged, for scripts.
+fn is_problem(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::StepFailed { .. }
+            | EventKind::UndoFailed { .. }
+            | EventKind::RollbackStarted { .. }
+            | EventKind::StepFinished {
+                outcome: Finish::Warning(_),
+                ..
+            }
+    )
+}
+
 /// Prints events until the runner drops its sender, and logs the steps' lines.
 pub async fn print_events(mut events: UnboundedReceiver<Event>, json: bool) {
     let mut r = Renderer::new(json);
     let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
     while let Some(ev) = events.recv().await {
         // Step log lines also go to the run's cutover.log, as the TUI's do (already redacted).
         if let EventKind::Log { step, line } = &ev.kind {
             tracing::info!(target: "step", "{step}: {line}");
         }
         if let Some(line) = r.render(&ev) {
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
+            // Errors and summaries can quote a secret value (a URL, a server message).
+            let line = crate::secrets::hide(&line);
+            if !json && is_problem(&ev.kind) {
+                let _ = out.flush();
+                let _ = writeln!(err, "{line}");
+            } else {
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
         }
     }
 }

@@ -250,7 +250,9 @@ async fn stream(
                 LogEntry {
                     at: line.timestamp,
                     stderr: line.stream == StreamKind::Stderr,
-                    text: line.text,
+                    // A container may print its own connection URL or password: the pane shows
+                    // it redacted, like every other line cutover shows.
+                    text: crate::engine::redact::redact_line(&line.text),
                     note: false,
                 }
             }

@@ -1,5 +1,6 @@
-//! Waiting for the backend to answer `/health` with `"status":"healthy"` at the address the
-//! engine reports: the end of application downtime, after an upgrade and after a rollback.
+//! Waiting for the backend to answer its health URL (`backend_health_url`, default port 8000
+//! `/health` with `"status":"healthy"`) at the address the engine reports: the end of
+//! application downtime, after an upgrade and after a rollback.
 
 use std::time::{Duration, Instant};
 
@@ -7,8 +8,6 @@ use anyhow::Context;
 
 use super::env::UpgradeEnv;
 use crate::adapters::http::HttpClient;
-
-pub const BACKEND_PORT: u16 = 8000;
 
 /// Each poll is one cheap GET; a short interval is downtime not added by the wait.
 const POLL: Duration = Duration::from_millis(100);
@@ -19,17 +18,21 @@ pub async fn wait_healthy(
     env: &UpgradeEnv,
     backend: &str,
 ) -> anyhow::Result<Result<String, String>> {
+    let check = &env.backend_health;
     let docker = env.docker().await?;
     let ep = docker
-        .resolve_endpoint(backend, BACKEND_PORT)
+        .resolve_endpoint(backend, check.port)
         .await
         .context("finding the backend's address")?;
     let base = ep.http_base();
     let http = HttpClient::new(Duration::from_secs(3));
     let t = Instant::now();
     loop {
-        match http.backend_health(&base).await {
-            Ok(_) => return Ok(Ok(format!("{base}/health"))),
+        match http
+            .backend_health(&base, &check.path, check.status.as_deref())
+            .await
+        {
+            Ok(_) => return Ok(Ok(format!("{base}{}", check.path))),
             Err(e) if t.elapsed() > env.ready_timeout => return Ok(Err(e.to_string())),
             Err(_) => tokio::time::sleep(POLL).await,
         }

@@ -44,9 +44,33 @@ pub struct UpgradeEnv {
     pub qdrant_ports: Vec<PortMapping>,
     pub ready_timeout: Duration,
     pub stop_timeout: Duration,
+    /// The backend's health endpoint: container port, path, and the JSON `status` it must
+    /// answer (None: any 2xx), from `backend_health_url`/`backend_health_status`.
+    pub backend_health: BackendHealthCheck,
     pub facts: StackFacts,
     db_password: Option<String>,
+    /// `database`/`db_user` from the configuration: override the container's own when set.
+    database: Option<String>,
+    db_user: Option<String>,
     docker: OnceCell<DockerClient>,
+}
+
+/// Where and how the application's health is read.
+#[derive(Debug, Clone)]
+pub struct BackendHealthCheck {
+    pub port: u16,
+    pub path: String,
+    pub status: Option<String>,
+}
+
+impl BackendHealthCheck {
+    fn from_config(config: &Config) -> Self {
+        // Validated when the configuration was loaded.
+        let (port, path) = crate::config::parse_health_url(&config.backend_health_url)
+            .unwrap_or((8000, "/health".into()));
+        let status = Some(config.backend_health_status.clone()).filter(|s| s != "any");
+        BackendHealthCheck { port, path, status }
+    }
 }
 
 impl UpgradeEnv {
@@ -70,8 +94,11 @@ impl UpgradeEnv {
             qdrant_ports,
             ready_timeout: Duration::from_secs(config.ready_timeout_secs),
             stop_timeout: Duration::from_secs(config.stop_timeout_secs),
+            backend_health: BackendHealthCheck::from_config(config),
             facts,
             db_password: config.db_password.clone(),
+            database: config.database.clone(),
+            db_user: config.db_user.clone(),
             docker: OnceCell::new(),
         }
     }
@@ -118,14 +145,21 @@ impl UpgradeEnv {
         }
     }
 
-    /// Credentials as the container was started with them; `db_password` from the
-    /// configuration wins when set (for images that read a password file).
+    /// Credentials as the container was started with them; `db_password`, `database` and
+    /// `db_user` from the configuration win when set (images that read a password file, a
+    /// cluster whose application database is not `POSTGRES_DB`).
     pub async fn credentials(&self, container: &str) -> Result<PgCredentials> {
         let c = self.docker().await?.inspect(container).await?;
         let env = c.config.and_then(|c| c.env).unwrap_or_default();
         let mut creds = PgCredentials::from_env_list(&env);
         if self.db_password.is_some() {
             creds.password = self.db_password.clone();
+        }
+        if let Some(db) = &self.database {
+            creds.database = db.clone();
+        }
+        if let Some(user) = &self.db_user {
+            creds.user = user.clone();
         }
         if creds.password.is_none() {
             bail!(

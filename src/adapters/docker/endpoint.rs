@@ -19,6 +19,16 @@ pub enum EndpointVia {
     ContainerNetwork { network: String },
 }
 
+/// For an operator's eyes: "published port" or "network NAME" (never Rust debug text).
+impl std::fmt::Display for EndpointVia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EndpointVia::Published => write!(f, "published port"),
+            EndpointVia::ContainerNetwork { network } => write!(f, "network {network}"),
+        }
+    }
+}
+
 /// A reachable address for one container port.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Endpoint {

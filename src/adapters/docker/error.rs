@@ -86,13 +86,8 @@ pub(crate) fn status_of(e: &bollard::errors::Error) -> Option<u16> {
     }
 }
 
-/// Env var names whose values must never be shown.
-pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    ["PASSWORD", "SECRET", "TOKEN", "KEY"]
-        .iter()
-        .any(|w| upper.contains(w))
-}
+/// Env var names whose values must never be shown (one definition: `crate::secrets`).
+pub use crate::secrets::is_secret_name;
 
 /// Renders `NAME=value` entries with secret values masked, for logs and error messages.
 pub fn redact_env(env: &[String]) -> Vec<String> {

@@ -50,7 +50,14 @@ impl DockerClient {
             .inspect_container(name, None::<InspectContainerOptions>)
             .await
         {
-            Ok(c) => Ok(Some(c)),
+            Ok(c) => {
+                // Every environment cutover reads may hold a secret that later shows up in a log
+                // line, an error or a URL: remember its values so they are hidden everywhere.
+                if let Some(env) = c.config.as_ref().and_then(|c| c.env.as_ref()) {
+                    crate::secrets::register_env(env);
+                }
+                Ok(Some(c))
+            }
             Err(e) if status_of(&e) == Some(404) => Ok(None),
             Err(e) => Err(DockerError::api(format!("inspect container {name}"), e)),
         }

@@ -17,7 +17,7 @@ use super::stop_writers::StopOutput;
 use super::{earlier, meta, now};
 use crate::adapters::fingerprint;
 use crate::engine::{Finish, Step, StepContext, StepError};
-use crate::upgrade::backend_health::{self, BACKEND_PORT};
+use crate::upgrade::backend_health;
 use crate::upgrade::env::UpgradeEnv;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,7 +49,8 @@ impl Step for BackendHealthy {
             .iter()
             .find(|w| w.service == self.env.backend_service)
             .map_or("no backend in the compose file".to_string(), |w| {
-                format!("GET /health on {} port {BACKEND_PORT}", w.container)
+                let c = &self.env.backend_health;
+                format!("GET {} on {} port {}", c.path, w.container, c.port)
             });
         vec![b]
     }

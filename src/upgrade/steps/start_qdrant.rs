@@ -135,7 +135,7 @@ impl Step for StartQdrant {
             .await
             .context("finding qdrant's address")?;
         let base = ep.http_base();
-        cx.log(format!("qdrant at {base} ({:?})", ep.via));
+        cx.log(format!("qdrant at {base} (via {})", ep.via));
         let http = HttpClient::new(Duration::from_secs(3));
         let t = Instant::now();
         loop {
