@@ -3,7 +3,8 @@
 //! full upgrade are made; then every artifact is searched for either: stdout and stderr of
 //! every command, every file under `.cutover/` (journal, reports, cutover's log, captured
 //! container logs, the backup), `cutover report` (Markdown and JSON), `cutover status` and
-//! `cutover config --print`. Backups must be 0600 in a 0700 run directory.
+//! `cutover config --print`. Backups must be 0600 in a 0700 run directory. The backend also
+//! gets the password inside a `DATABASE_URL`, which a failing migrations command prints.
 
 mod fault_support;
 mod support;
@@ -58,6 +59,21 @@ async fn no_secret_reaches_any_artifact() {
         .output();
     assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
     said.push(("failed run", text(&failed)));
+    // The app's own migrations print the backend's DATABASE_URL (the password inside a URL)
+    // and the bare password, then fail: name-based redaction alone lets both through.
+    let leaky = Run::upgrade(dir)
+        .env(
+            "CUTOVER_MIGRATIONS_COMMAND",
+            "echo \"connecting to $DATABASE_URL\"; echo \"using $POSTGRES_PASSWORD\" >&2; exit 3",
+        )
+        .output();
+    assert_eq!(leaky.status.code(), Some(1), "{}", text(&leaky));
+    assert!(
+        text(&leaky).contains("connecting to postgresql://privexbot:[redacted]@postgres"),
+        "the URL is shown with its password hidden: {}",
+        text(&leaky)
+    );
+    said.push(("failed migrations", text(&leaky)));
     let done = Run::upgrade(dir)
         .env("CUTOVER_DB_PASSWORD", &password)
         .arg("--json")
@@ -88,6 +104,11 @@ async fn no_secret_reaches_any_artifact() {
 
     let cutover_dir = dir.join(".cutover");
     let all = files(&cutover_dir);
+    assert!(
+        all.iter()
+            .any(|f| f.parent().is_some_and(|p| p.ends_with("logs"))),
+        "the window's container logs are kept: {all:?}"
+    );
     assert!(
         all.iter().any(|f| f.ends_with("journal.jsonl"))
             && all.iter().any(|f| f.ends_with("report.json"))
