@@ -380,10 +380,7 @@ pub(super) fn finish(dir: &Path, outcome: &RunOutcome) -> Exit {
     match Journal::read(dir) {
         Ok((state, _)) => {
             let report = Report::from_state(&state, dir);
-            let _ = std::fs::write(dir.join("report.md"), report.markdown());
-            if let Ok(json) = serde_json::to_string_pretty(&report) {
-                let _ = std::fs::write(dir.join("report.json"), json);
-            }
+            let _ = report.write_files(dir);
             print!("{}", report.summary());
         }
         Err(e) => eprintln!("cutover: cannot read the journal back for the report: {e:#}"),
