@@ -54,6 +54,9 @@ impl Term {
         cmd.cwd(dir);
         cmd.env("TERM", "xterm-256color");
         cmd.env("CUTOVER_QDRANT_PORTS", "none");
+        // The test bed's own variable (its rootfs cache) is not a cutover setting: cutover
+        // refuses unknown CUTOVER_* keys.
+        cmd.env_remove("CUTOVER_TESTBED_CACHE");
         cmd.env_remove("COMPOSE_FILE");
         cmd.env_remove("COMPOSE_PROJECT_NAME");
         let child = pair.slave.spawn_command(cmd).unwrap();
