@@ -189,28 +189,43 @@ fn draw_rollback(f: &mut Frame, area: Rect, fig: &Figures, theme: &Theme) {
     for u in &r.undo_failed {
         l.push(Line::styled(format!("undo failed: {u}"), theme.bad()));
     }
-    // The report's own check lines, as it words them: the outcome, then the resume proof and
-    // the rows kept or lost (what must show at 80×24), then any other note.
+    // The report's own lines after its first, as it words them: the check's outcome, then the
+    // resume proof, the rows kept or lost and the rows the down migrations would drop (kept or
+    // discarded), which must show at 80×24; then the check's other notes.
     let passed = r.check.as_ref().is_some_and(|c| c.skipped.is_none());
-    let mut checks: Vec<String> = r
+    let mut lines: Vec<(bool, String)> = r
         .summary_lines()
         .iter()
         .skip(1)
-        .map(|l| l.strip_prefix("rollback check: ").unwrap_or(l).to_string())
+        .map(|l| match l.strip_prefix("rollback check: ") {
+            Some(text) => (true, text.to_string()),
+            None => (false, l.clone()),
+        })
         .collect();
-    if let (Some(c), Some((_, rest))) = (&r.check, checks.split_first_mut()) {
-        let first = |l: &String| c.resumed.as_ref() == Some(l) || c.window_rows.contains(l);
-        rest.sort_by_key(|l| !first(l));
+    if let Some(((true, _), rest)) = lines.split_first_mut() {
+        let rank = |(check, l): &(bool, String)| {
+            let proof = r
+                .check
+                .as_ref()
+                .is_some_and(|c| c.resumed.as_ref() == Some(l) || c.window_rows.contains(l));
+            match (check, proof) {
+                (_, true) => 0,
+                (false, _) => 1,
+                (true, false) => 2,
+            }
+        };
+        rest.sort_by_key(rank);
     }
-    for (i, text) in checks.iter().enumerate() {
+    for (i, (check, text)) in lines.into_iter().enumerate() {
         let style = match (i, passed) {
             (0, true) => theme.ok(),
             (0, false) => theme.warn(),
             _ => ratatui::style::Style::new(),
         };
+        let label = if check { "check: " } else { "" };
         l.push(Line::from(vec![
-            Span::styled("check: ", theme.dim()),
-            Span::styled(text.clone(), style),
+            Span::styled(label, theme.dim()),
+            Span::styled(text, style),
         ]));
     }
     // What was undone comes after the outcome: at 80×24 the outcome is what must show.
