@@ -30,7 +30,12 @@ pub const STACK_DIR: &str = "/srv/privexbot";
 pub fn plan() -> (cutover::engine::Plan, String) {
     let tmp = tempfile::tempdir().unwrap();
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("testbed/stack/compose.yaml");
-    std::fs::copy(file, tmp.path().join("compose.yaml")).unwrap();
+    // The images the test bed's stand-ins play, as on the stack this plan is for.
+    let compose = std::fs::read_to_string(file)
+        .unwrap()
+        .replace("cutover-testbed/postgres-before:latest", "postgres:16-alpine")
+        .replace("cutover-testbed/app:latest", "privexbot/backend:1.8");
+    std::fs::write(tmp.path().join("compose.yaml"), compose).unwrap();
     std::fs::write(
         tmp.path().join(".env"),
         "COMPOSE_PROJECT_NAME=privexbot\nPOSTGRES_PASSWORD=not-printed\n",
