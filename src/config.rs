@@ -21,6 +21,9 @@ const NON_CONFIG_ENV: &[&str] = &[
     "CUTOVER_LOG",
     // Test-only crash knob, read by `engine::fault`.
     "CUTOVER_FAULT",
+    // The test bed's own settings (testbed/bed), often exported in the same shell.
+    "CUTOVER_TESTBED_CACHE",
+    "CUTOVER_DEBIAN_MIRROR",
 ];
 pub const COMPOSE_FILE_NAMES: &[&str] = &[
     "compose.yaml",

@@ -122,6 +122,16 @@ impl Report {
         }
     }
 
+    /// Writes `report.md` and `report.json` into the run directory: at the end of a headless
+    /// run, and in the wizard as soon as a run or a rollback ends (its Where panel names them).
+    pub fn write_files(&self, dir: &Path) -> std::io::Result<()> {
+        // By value too: a step's error may quote a secret its keys do not name.
+        let hide = crate::secrets::hide;
+        std::fs::write(dir.join("report.md"), hide(&self.markdown()))?;
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join("report.json"), hide(&json))
+    }
+
     /// The short summary printed at the end of a headless run.
     pub fn summary(&self) -> String {
         let mut s = String::new();

@@ -3,9 +3,10 @@
 //! is asked once), start, see the NEW postgres container's startup lines in the log pane (the
 //! follower re-follows the recreated container under the same name; the run is paused there
 //! for a moment and continued with the same key), let the upgrade finish, read the Result
-//! screen (done, downtime of database and app), press `R` there, confirm, and find the stack as
-//! it was: old image, no `vector`, compose file byte-identical, no qdrant container, the
-//! writers running, exit 1.
+//! screen (done, downtime of database and app), press `R` there, confirm, read the rollback's
+//! own figures on the Result screen and in report.md (written before the wizard is left), and
+//! find the stack as it was: old image, no `vector`, compose file byte-identical, no qdrant
+//! container, the writers running, exit 1.
 //!
 //! One stack and one run for all of it (2-core machines): the pause costs a few seconds, a
 //! second run would cost a minute or more. Rollback DURING a run is covered by the engine's
@@ -53,6 +54,9 @@ impl Term {
         cmd.cwd(dir);
         cmd.env("TERM", "xterm-256color");
         cmd.env("CUTOVER_QDRANT_PORTS", "none");
+        // The test bed's own variable (its rootfs cache) is not a cutover setting: cutover
+        // refuses unknown CUTOVER_* keys.
+        cmd.env_remove("CUTOVER_TESTBED_CACHE");
         cmd.env_remove("COMPOSE_FILE");
         cmd.env_remove("COMPOSE_PROJECT_NAME");
         let child = pair.slave.spawn_command(cmd).unwrap();
@@ -215,6 +219,33 @@ fn pgvector_in_a_real_terminal_upgrades_then_rolls_back_from_the_result_screen()
     let rolled_back = rb0.elapsed();
     eprintln!("after rollback:\n{done}");
     assert!(done.contains("the stack is as it was before"), "{done}");
+    // The rollback's own figures, on the screen (120×40 fits them all) and already in the
+    // report on disk while the wizard is still open.
+    let done = t.until("the rollback's figures", 10, |s| s.contains("check:"));
+    for shown in [
+        "Rollback",
+        "path: fast",
+        "wall time: ",
+        "resumed at checkpoint",
+        "undone: ",
+    ] {
+        assert!(
+            done.contains(shown),
+            "{shown:?} not on the Result screen:\n{done}"
+        );
+    }
+    let runs = stack.compose_file().parent().unwrap().join(".cutover/runs");
+    let run = std::fs::read_dir(&runs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let md = std::fs::read_to_string(run.join("report.md")).expect("report.md before quitting");
+    assert!(
+        md.contains("## Rollback") && md.contains("- path: fast"),
+        "{md}"
+    );
     t.keys("q");
     let status = t.child.wait().unwrap();
     assert_eq!(status.exit_code(), 1, "rolled back is exit 1");

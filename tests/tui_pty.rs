@@ -1,6 +1,7 @@
 //! The real binary in a real terminal (portable-pty + vt100), on the scripted plan: sign off
 //! the checklist, start, see the steps progress, press rollback, confirm, see the undone steps,
-//! leave, and find the summary on the restored screen and exit code 1.
+//! find report.md written while the wizard is still open, leave, and find the summary on the
+//! restored screen and exit code 1.
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,27 @@ impl Screen {
         self.writer.write_all(s.as_bytes()).unwrap();
         self.writer.flush().unwrap();
         std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+/// The one run's report.md under `runs`, once it is written (the wizard writes it right after
+/// the run's last event; poll briefly rather than race the draw that showed "undone").
+fn wait_for_report(runs: &std::path::Path) -> String {
+    let t0 = Instant::now();
+    loop {
+        let md = std::fs::read_dir(runs)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("report.md")).ok());
+        if let Some(md) = md {
+            return md;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "no report.md under {} while the wizard is still open",
+            runs.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -112,6 +134,9 @@ fn sign_off_start_roll_back_in_a_real_terminal() {
     s.wait_for("rolled back");
     // The screen may be mid-redraw when the header changes: wait for the steps too.
     s.wait_for("undone");
+    // The report is on disk as soon as the run ends, while the wizard is still open.
+    let report = wait_for_report(&dir.join(".cutover/runs"));
+    assert!(report.contains("**rolled back"), "{report}");
     s.keys("q");
     let status = child.wait().unwrap();
     let summary = s.wait_for("== cutover: rolled back");

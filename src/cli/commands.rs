@@ -384,11 +384,7 @@ pub(super) fn finish(dir: &Path, outcome: &RunOutcome) -> Exit {
     match Journal::read(dir) {
         Ok((state, _)) => {
             let report = Report::from_state(&state, dir);
-            let hide = crate::secrets::hide;
-            let _ = std::fs::write(dir.join("report.md"), hide(&report.markdown()));
-            if let Ok(json) = serde_json::to_string_pretty(&report) {
-                let _ = std::fs::write(dir.join("report.json"), hide(&json));
-            }
+            let _ = report.write_files(dir);
             print!("{}", report.summary());
         }
         Err(e) => eprintln!("cutover: cannot read the journal back for the report: {e:#}"),

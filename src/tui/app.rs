@@ -198,6 +198,11 @@ pub async fn run(
             if let Ok((run, _)) = Journal::read(&run_dir) {
                 if finished {
                     let report = Report::from_state(&run, &run_dir);
+                    // Written now, not when the wizard quits: the Where panel already names it,
+                    // and a rollback started from the Result screen rewrites it when it ends.
+                    if let Err(e) = report.write_files(&run_dir) {
+                        tracing::error!("cannot write the report into {}: {e}", run_dir.display());
+                    }
                     update(&mut state, Msg::Report(Box::new(report)));
                 }
                 if let Some(Effect::Follow(c)) = update(&mut state, Msg::Journal(Box::new(run))) {

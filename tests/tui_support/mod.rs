@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod assets;
+pub mod pgvector;
+pub mod svg;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cutover::engine::{Event, EventKind, Finish, RunOutcome, StepError, StepKind};
 use cutover::tui::State;

@@ -3,6 +3,7 @@
 
 mod checklist;
 pub mod chrome;
+mod columns;
 mod confirm;
 mod help;
 mod logpane;

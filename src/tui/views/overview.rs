@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Table, Wrap};
 use serde_json::Value;
 
+use super::columns;
 use super::theme::{Theme, bytes};
 use crate::engine::StepKind;
 use crate::tui::state::{State, Status};
@@ -36,28 +37,37 @@ fn draw_stack(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         f.render_widget(Paragraph::new(msg).style(theme.dim()).block(block), area);
         return;
     }
-    let rows = state.containers.iter().map(|c| {
-        let health = if c.health.is_empty() { "-" } else { &c.health };
-        Row::new(vec![
-            c.service.clone(),
-            c.name.clone(),
-            c.image.clone(),
-            c.version.clone(),
-            format!("{} {health}", c.state),
-        ])
+    let cells: Vec<Vec<String>> = state
+        .containers
+        .iter()
+        .map(|c| {
+            let health = if c.health.is_empty() { "-" } else { &c.health };
+            vec![
+                c.service.clone(),
+                c.name.clone(),
+                c.image.clone(),
+                c.version.clone(),
+                format!("{} {health}", c.state),
+            ]
+        })
+        .collect();
+    // Each column as wide as its widest cell; if the terminal is narrower, the widest give way
+    // and show their end (a container's replica number, an image's tag).
+    let header = ["service", "container", "image", "version", "state"];
+    let inner = area.width.saturating_sub(2) as usize;
+    let natural = columns::natural(&header, &cells);
+    let widths = columns::fit(&natural, &[7, 12, 12, 5, 7], inner, 4);
+    let rows = cells.iter().map(|r| {
+        Row::new(
+            r.iter()
+                .zip(&widths)
+                .map(|(c, w)| columns::cut_start(c, *w))
+                .collect::<Vec<_>>(),
+        )
     });
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(12),
-            Constraint::Percentage(25),
-            Constraint::Percentage(30),
-            Constraint::Length(8),
-            Constraint::Min(10),
-        ],
-    )
-    .header(Row::new(["service", "container", "image", "version", "state"]).style(theme.title()))
-    .block(block);
+    let table = Table::new(rows, columns::constraints(&widths))
+        .header(Row::new(header).style(theme.title()))
+        .block(block);
     f.render_widget(table, area);
 }
 

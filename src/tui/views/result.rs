@@ -9,8 +9,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Table, Wrap};
 
-use super::steps;
 use super::theme::{Theme, bytes, duration_ms};
+use super::{columns, steps};
 use crate::engine::{RunOutcome, StepKind};
 use crate::report::describe;
 use crate::tui::figures::Figures;
@@ -30,12 +30,22 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     draw_head(f, head, state, theme);
     match &state.figures {
         Some(fig) => {
-            let [left, right] =
-                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
-                    .areas(mid);
+            // After a rollback its own figures come first (the undone run's follow them), in
+            // the wider column.
+            let rollback = fig.facts.rollback.is_some() && !state.run_open();
+            let split = if rollback { 40 } else { 45 };
+            let [left, right] = Layout::horizontal([
+                Constraint::Percentage(split),
+                Constraint::Percentage(100 - split),
+            ])
+            .areas(mid);
             let undone = rolled_back(state);
             draw_tables(f, left, fig, undone, theme);
-            draw_figures(f, right, fig, undone, theme);
+            if rollback {
+                draw_rollback(f, right, fig, theme);
+            } else {
+                draw_figures(f, right, fig, undone, theme);
+            }
         }
         None => draw_steps(f, mid, state, theme),
     }
@@ -109,7 +119,7 @@ fn draw_head(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
 
 fn draw_tables(f: &mut Frame, area: Rect, fig: &Figures, undone: bool, theme: &Theme) {
     let block = Block::bordered().title(if undone {
-        " Undone run: rows before → after "
+        " Undone run: before → after "
     } else {
         " Tables: rows before → after "
     });
@@ -121,7 +131,7 @@ fn draw_tables(f: &mut Frame, area: Rect, fig: &Figures, undone: bool, theme: &T
         f.render_widget(p.block(block), area);
         return;
     }
-    let mut rows: Vec<Row> = tables
+    let mut rows: Vec<(Vec<String>, _)> = tables
         .into_iter()
         .map(|(t, before, after, same)| {
             let (mark, style) = match same {
@@ -130,24 +140,112 @@ fn draw_tables(f: &mut Frame, area: Rect, fig: &Figures, undone: bool, theme: &T
                 None => ("?", theme.dim()),
             };
             let after = after.map_or("-".into(), |a| a.to_string());
-            Row::new(vec![t, before.to_string(), after, mark.into()]).style(style)
+            (vec![t, before.to_string(), after, mark.into()], style)
         })
         .collect();
     for t in &fig.facts.new_tables {
-        rows.push(
-            Row::new(vec![t.clone(), "new".into(), "".into(), "+".into()]).style(theme.busy()),
-        );
+        let cells = vec![t.clone(), "new".into(), "".into(), "+".into()];
+        rows.push((cells, theme.busy()));
     }
-    let widths = [
-        Constraint::Min(10),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(1),
-    ];
-    let table = Table::new(rows, widths)
-        .header(Row::new(["table", "before", "after", ""]).style(theme.title()))
+    // Numbers and marks take what they hold; the names get the rest, cut only if they must.
+    let header = ["table", "before", "after", ""];
+    let cells: Vec<Vec<String>> = rows.iter().map(|(c, _)| c.clone()).collect();
+    let inner = area.width.saturating_sub(2) as usize;
+    let widths = columns::fit(&columns::natural(&header, &cells), &[8, 3, 3, 1], inner, 0);
+    let rows = rows.into_iter().map(|(cells, style)| {
+        let cut = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| columns::cut_start(c, *w));
+        Row::new(cut.collect::<Vec<_>>()).style(style)
+    });
+    let table = Table::new(rows, columns::constraints(&widths))
+        .header(Row::new(header).style(theme.title()))
         .block(block);
     f.render_widget(table, area);
+}
+
+/// After a rollback: which path ran and why, its wall time, what was undone, and the check's
+/// outcome with the resume proof and the rows kept or lost, all from the report's own
+/// rollback figures (the journal's); then the undone run's figures, as far as there is room.
+fn draw_rollback(f: &mut Frame, area: Rect, fig: &Figures, theme: &Theme) {
+    let Some(r) = &fig.facts.rollback else {
+        return;
+    };
+    let path = match r.path {
+        "fast" => "fast: the kept old container".to_string(),
+        "disaster" => "disaster: restored from the backup".to_string(),
+        other => other.to_string(),
+    };
+    let mut l = vec![
+        pair("path", path, theme),
+        pair(
+            "wall time",
+            r.wall_ms
+                .map_or("still open".into(), |ms| duration_ms(ms.max(0) as u64)),
+            theme,
+        ),
+    ];
+    for u in &r.undo_failed {
+        l.push(Line::styled(format!("undo failed: {u}"), theme.bad()));
+    }
+    // The report's own lines after its first, as it words them: the check's outcome, then the
+    // resume proof, the rows kept or lost and the rows the down migrations would drop (kept or
+    // discarded), which must show at 80×24; then the check's other notes.
+    let passed = r.check.as_ref().is_some_and(|c| c.skipped.is_none());
+    let mut lines: Vec<(bool, String)> = r
+        .summary_lines()
+        .iter()
+        .skip(1)
+        .map(|l| match l.strip_prefix("rollback check: ") {
+            Some(text) => (true, text.to_string()),
+            None => (false, l.clone()),
+        })
+        .collect();
+    if let Some(((true, _), rest)) = lines.split_first_mut() {
+        let rank = |(check, l): &(bool, String)| {
+            let proof = r
+                .check
+                .as_ref()
+                .is_some_and(|c| c.resumed.as_ref() == Some(l) || c.window_rows.contains(l));
+            match (check, proof) {
+                (_, true) => 0,
+                (false, _) => 1,
+                (true, false) => 2,
+            }
+        };
+        rest.sort_by_key(rank);
+    }
+    for (i, (check, text)) in lines.into_iter().enumerate() {
+        let style = match (i, passed) {
+            (0, true) => theme.ok(),
+            (0, false) => theme.warn(),
+            _ => ratatui::style::Style::new(),
+        };
+        let label = if check { "check: " } else { "" };
+        l.push(Line::from(vec![
+            Span::styled(label, theme.dim()),
+            Span::styled(text, style),
+        ]));
+    }
+    // What was undone comes after the outcome: at 80×24 the outcome is what must show.
+    let undone = if r.undone.is_empty() {
+        "nothing".to_string()
+    } else {
+        format!("{} (in this order)", r.undone.join(", "))
+    };
+    l.push(pair("undone", undone, theme));
+    if let Some(why) = &r.reason {
+        l.push(pair("why", why.clone(), theme));
+    }
+    l.push(Line::raw(""));
+    l.push(Line::styled("the undone run:", theme.title()));
+    l.extend(figure_lines(fig, theme));
+    let block = Block::bordered().title(Span::styled(" Rollback ", theme.title()));
+    f.render_widget(
+        Paragraph::new(l).wrap(Wrap { trim: false }).block(block),
+        area,
+    );
 }
 
 fn or_dash(v: &Option<String>) -> &str {
@@ -162,6 +260,20 @@ fn pair(name: &str, value: String, theme: &Theme) -> Line<'static> {
 }
 
 fn draw_figures(f: &mut Frame, area: Rect, fig: &Figures, undone: bool, theme: &Theme) {
+    let block = Block::bordered().title(if undone {
+        " Figures of the undone run "
+    } else {
+        " Figures (measured) "
+    });
+    f.render_widget(
+        Paragraph::new(figure_lines(fig, theme))
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
+}
+
+fn figure_lines(fig: &Figures, theme: &Theme) -> Vec<Line<'static>> {
     let u = &fig.facts;
     let ms = |v: Option<i64>| v.map_or("-".into(), |m| duration_ms(m.max(0) as u64));
     let mut l = vec![pair(
@@ -245,15 +357,7 @@ fn draw_figures(f: &mut Frame, area: Rect, fig: &Figures, undone: bool, theme: &
             theme.bad(),
         ));
     }
-    let block = Block::bordered().title(if undone {
-        " Figures of the undone run "
-    } else {
-        " Figures (measured) "
-    });
-    f.render_widget(
-        Paragraph::new(l).wrap(Wrap { trim: false }).block(block),
-        area,
-    );
+    l
 }
 
 fn draw_steps(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
@@ -269,8 +373,11 @@ fn draw_steps(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
 }
 
 fn draw_where(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    // The files first; a run directory too long for the line shows its end (the run's time).
+    let files = "report.md · report.json · journal.jsonl in ";
+    let room = (area.width.saturating_sub(2) as usize).saturating_sub(files.chars().count());
     let line = match &state.run_dir {
-        Some(dir) => Line::raw(format!("report: {dir}/report.md · journal.jsonl")),
+        Some(dir) => Line::raw(format!("{files}{}", columns::cut_start(dir, room))),
         None => Line::styled("no run directory yet", theme.dim()),
     };
     let block = Block::bordered().title(" Where ");

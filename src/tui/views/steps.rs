@@ -39,7 +39,13 @@ pub fn line<'a>(state: &State, s: &'a StepView, theme: &Theme, width: usize) -> 
     let (sym, word, style) = badge(state, s, theme);
     let time = elapsed(state, s);
     let title_w = width.saturating_sub(3 + 10 + 7);
-    let title: String = s.info.title.chars().take(title_w).collect();
+    // A title is a sentence: its start says what it is, and `…` says it goes on.
+    let title: String = if s.info.title.chars().count() > title_w && title_w > 0 {
+        let head: String = s.info.title.chars().take(title_w - 1).collect();
+        format!("{}…", head.trim_end())
+    } else {
+        s.info.title.clone()
+    };
     Line::from(vec![
         Span::styled(format!(" {sym} "), style),
         Span::raw(format!("{title:<title_w$}")),
