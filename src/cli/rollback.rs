@@ -6,7 +6,7 @@
 //!   (`--disaster`).
 //! - `--disaster`: the same undo sequence, except that the database is not trusted: postgres is
 //!   put back on the old image with a freshly created database and the journaled backup is
-//!   restored into it (see `crate::upgrade::disaster`).
+//!   restored into it (see `crate::upgrade::rollback::disaster`).
 //!
 //! Either way the summary names the path that ran and its wall time.
 
@@ -20,8 +20,8 @@ use crate::engine::lock::StackLock;
 use crate::engine::recovery::Phase;
 use crate::engine::{Journal, RunOutcome};
 use crate::exit::Exit;
-use crate::upgrade::disaster;
 use crate::upgrade::finalize::MARKER as FINALIZED;
+use crate::upgrade::rollback::disaster;
 
 pub(super) fn rollback(cli: &Cli, config: &Config, args: &RollbackArgs) -> Result<Exit, Usage> {
     if !args.yes {

@@ -134,7 +134,7 @@ impl Step for RecreatePostgres {
             return Ok(());
         };
         if cx.disaster_rollback() {
-            return crate::upgrade::disaster::restore_backup(&self.env, cx, &out).await;
+            return crate::upgrade::rollback::disaster::restore_backup(&self.env, cx, &out).await;
         }
         let mut out = out;
         let docker = self.env.docker().await?;

@@ -1,6 +1,6 @@
 //! The rollback's part of the run report: which path ran (fast or disaster), why, what failed,
 //! what was undone, how long it took (wall time, journal to journal), and the post-rollback
-//! verification (`crate::upgrade::rollback_check`).
+//! verification (`crate::upgrade::rollback::check`).
 //!
 //! Invariant: built from the journal alone; absent when the run was never rolled back.
 
@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::rollback_check::{self, RollbackCheck};
-use super::steps::stop_writers::StopOutput;
+use super::check::{self as rollback_check, RollbackCheck};
 use crate::engine::recovery::{Phase, RunState};
 use crate::engine::{StepKind, StepState};
+use crate::upgrade::steps::stop_writers::StopOutput;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RollbackFacts {

@@ -26,11 +26,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::steps::backup::BackupOutput;
-use super::steps::recreate_postgres::RecreateOutput;
-use super::steps::start_writers::WindowOutput;
 use crate::adapters::fingerprint::Fingerprint;
 use crate::engine::{StepContext, StepError};
+use crate::upgrade::steps::backup::BackupOutput;
+use crate::upgrade::steps::recreate_postgres::RecreateOutput;
+use crate::upgrade::steps::start_writers::WindowOutput;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RollbackCheck {

@@ -20,13 +20,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::env::UpgradeEnv;
-use super::steps::backup::BackupOutput;
-use super::steps::recreate_postgres::RecreateOutput;
 use crate::adapters::backup::{self, BackupRecord};
 use crate::adapters::postgres::{self, quote_ident, quote_literal};
 use crate::adapters::restore;
 use crate::engine::{StepContext, StepError};
+use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::steps::backup::BackupOutput;
+use crate::upgrade::steps::recreate_postgres::RecreateOutput;
 
 pub async fn restore_backup(
     env: &UpgradeEnv,
