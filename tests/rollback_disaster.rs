@@ -388,22 +388,35 @@ async fn a_failed_restore_leaves_the_original_database_in_place() {
         vec!["privexbot".to_string()],
         "the original keeps its name; no restore or aside database is left"
     );
-    // As the upgrade left it, now served by the old image (which cannot read `vector`
-    // values, so rows are counted rather than hashed).
+    // As the upgrade left it, now served by the old image: the pre-existing tables with their
+    // rows, the upgrade's own tables present (their hnsw index needs `vector`'s library, which
+    // the old image lacks: they are looked up, not read).
     assert!(
         has_vector(&stack).await,
         "the original as the upgrade left it"
     );
     let db = stack.connect().await;
-    for (name, fp) in &upgraded.tables {
+    for (name, fp) in &start.tables {
         if name != "worker_ticks" {
             let n: i64 = db
                 .query_one(&format!("SELECT count(*) FROM \"{name}\""), &[])
                 .await
-                .unwrap_or_else(|e| panic!("count {name}: {e}"))
+                .unwrap_or_else(|e| panic!("count {name}: {e:?}"))
                 .get(0);
             assert_eq!(n, fp.rows, "table {name} untouched");
         }
+    }
+    for name in upgraded
+        .tables
+        .keys()
+        .filter(|t| !start.tables.contains_key(*t))
+    {
+        let present: bool = db
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[name])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(present, "the upgrade's table {name} is still there");
     }
     assert!(upgraded.tables.contains_key("chunks"), "{upgraded:?}");
     drop(db);
