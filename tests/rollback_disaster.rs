@@ -16,6 +16,15 @@
 //! 4. the contrast: a plain `pg_dump -Fp` of the pre-upgrade database piped into `psql` on the
 //!    live database (the guide's rollback) exits 0, yet `audit_events` then holds twice its rows.
 //!
+//! The restore goes into a new database, checked, then swapped in: step 3 also finds the
+//! database the upgrade left renamed aside (not dropped), and the report saying how to drop it.
+//!
+//! `a_failed_restore_leaves_the_original_database_in_place` (its own stack, not finalized):
+//! the dump is cut short and the journal made to vouch for it, so the sha256 check passes and
+//! pg_restore itself fails. The rollback stops (exit 3); the database is still there under its
+//! name with every table and `vector` as the upgrade left them, and no restore or aside
+//! database is left over. With the dump put back, the same command finishes (exit 1).
+//!
 //! Wall times are printed (not asserted).
 
 mod support;
@@ -39,6 +48,27 @@ fn timed(dir: &Path, args: &[&str], what: &str, times: &mut Vec<(String, f64)>) 
     let o = Run::new(dir, args).output();
     times.push((what.to_string(), t.elapsed().as_secs_f64()));
     o
+}
+
+/// The databases of the stack's server but the templates and `postgres`, sorted.
+async fn databases(stack: &Stack) -> Vec<String> {
+    stack
+        .connect()
+        .await
+        .query(
+            "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres' \
+             ORDER BY datname",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect::<Vec<String>>()
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 async fn audit_rows(stack: &Stack) -> i64 {
@@ -251,6 +281,23 @@ async fn finalized_upgrade_is_restored_from_its_backup_never_replayed() {
         "{md}"
     );
     assert_no_lock(dir, "disaster rollback");
+    let aside = rb["swap"]["aside"]
+        .as_str()
+        .expect("aside database in the report");
+    assert_eq!(
+        databases(&stack).await,
+        vec!["privexbot".to_string(), aside.to_string()],
+        "the database the upgrade left is kept aside"
+    );
+    let remove = rb["remove_aside"].as_str().unwrap_or_default();
+    assert!(
+        remove.contains(&format!("DROP DATABASE \"{aside}\"")),
+        "{rb}"
+    );
+    assert!(
+        out.contains(remove),
+        "the summary says how to drop it\n{out}"
+    );
     // The worker writes again, continuing from the restored sequence without gap or double.
     let db = stack.connect().await;
     let ticks_restored = start.tables["worker_ticks"].rows;
@@ -296,6 +343,100 @@ async fn finalized_upgrade_is_restored_from_its_backup_never_replayed() {
     for (what, secs) in &times {
         eprintln!("  {what:<46} {secs:.1}s");
     }
+    let project = stack.down();
+    assert!(support::leftovers(&project).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_restore_leaves_the_original_database_in_place() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(10);
+    let dir = stack.dir();
+    let start = fingerprint(&stack.connect().await, "public").await.unwrap();
+    let o = Run::upgrade(dir).output();
+    assert_eq!(o.status.code(), Some(0), "run\n{}", text(&o));
+    let run = latest_run(dir);
+    let upgraded = fingerprint(&stack.connect().await, "public").await.unwrap();
+
+    // A dump cut short, which the journal vouches for: only pg_restore can find it bad.
+    let rep = report(&run);
+    let backup = PathBuf::from(rep["upgrade"]["backup"]["path"].as_str().unwrap());
+    let sha = rep["upgrade"]["backup"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let good = std::fs::read(&backup).unwrap();
+    let cut = &good[..good.len() * 6 / 10];
+    std::fs::write(&backup, cut).unwrap();
+    let cut_sha = cutover::adapters::backup::sha256_file(&backup).unwrap();
+    let journal = run.join("journal.jsonl");
+    let lines = std::fs::read_to_string(&journal).unwrap();
+    assert!(lines.contains(&sha));
+    std::fs::write(&journal, lines.replace(&sha, &cut_sha)).unwrap();
+
+    let o = Run::new(dir, &["rollback", "--disaster", "--yes"]).output();
+    let out = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "the restore fails, the rollback stops\n{out}"
+    );
+    assert!(
+        out.contains("the disaster restore failed") && out.contains("untouched"),
+        "{out}"
+    );
+    assert_eq!(
+        databases(&stack).await,
+        vec!["privexbot".to_string()],
+        "the original keeps its name; no restore or aside database is left"
+    );
+    // As the upgrade left it, now served by the old image: the pre-existing tables with their
+    // rows, the upgrade's own tables present (their hnsw index needs `vector`'s library, which
+    // the old image lacks: they are looked up, not read).
+    assert!(
+        has_vector(&stack).await,
+        "the original as the upgrade left it"
+    );
+    let db = stack.connect().await;
+    for (name, fp) in &start.tables {
+        if name != "worker_ticks" {
+            let n: i64 = db
+                .query_one(&format!("SELECT count(*) FROM \"{name}\""), &[])
+                .await
+                .unwrap_or_else(|e| panic!("count {name}: {e:?}"))
+                .get(0);
+            assert_eq!(n, fp.rows, "table {name} untouched");
+        }
+    }
+    for name in upgraded
+        .tables
+        .keys()
+        .filter(|t| !start.tables.contains_key(*t))
+    {
+        let present: bool = db
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[name])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(present, "the upgrade's table {name} is still there");
+    }
+    assert!(upgraded.tables.contains_key("chunks"), "{upgraded:?}");
+    drop(db);
+
+    // The dump put back: the same command goes on from where it stopped.
+    std::fs::write(&backup, &good).unwrap();
+    let lines = std::fs::read_to_string(&journal).unwrap();
+    std::fs::write(&journal, lines.replace(&cut_sha, &sha)).unwrap();
+    let o = Run::new(dir, &["rollback", "--disaster", "--yes"]).output();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "rolled back\n{out}");
+    assert!(!has_vector(&stack).await);
+    assert_tables_kept(&stack, &start, "disaster rollback after a failed restore").await;
+    let dbs = databases(&stack).await;
+    assert_eq!(dbs.len(), 2, "{dbs:?}");
+    assert!(dbs[1].starts_with("privexbot_cutover_aside_"), "{dbs:?}");
     let project = stack.down();
     assert!(support::leftovers(&project).is_empty());
 }

@@ -179,6 +179,50 @@ pub async fn dump(
     run_dir: &Path,
     file_name: &str,
     expect_tables: &[&str],
+    on_progress: impl FnMut(u64) + Send,
+) -> Result<BackupRecord> {
+    dump_some(
+        docker,
+        target,
+        run_dir,
+        file_name,
+        expect_tables,
+        &[],
+        on_progress,
+    )
+    .await
+}
+
+/// The same as [`dump`], of `tables` only (`pg_dump -t` each, definitions and rows), e.g. the
+/// tables a rollback is about to drop. Names are exact (lower case, or `schema.table`).
+pub async fn dump_tables(
+    docker: &DockerClient,
+    target: &PgTarget,
+    run_dir: &Path,
+    file_name: &str,
+    tables: &[&str],
+) -> Result<BackupRecord> {
+    // Quoted, so that pg_dump takes each as the exact name, not a pattern.
+    let exact: Vec<String> = tables
+        .iter()
+        .map(|t| {
+            t.split('.')
+                .map(crate::adapters::postgres::quote_ident)
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+        .collect();
+    let exact: Vec<&str> = exact.iter().map(String::as_str).collect();
+    dump_some(docker, target, run_dir, file_name, tables, &exact, |_| {}).await
+}
+
+async fn dump_some(
+    docker: &DockerClient,
+    target: &PgTarget,
+    run_dir: &Path,
+    file_name: &str,
+    expect_tables: &[&str],
+    only_tables: &[&str],
     mut on_progress: impl FnMut(u64) + Send,
 ) -> Result<BackupRecord> {
     create_run_dir(run_dir)?;
@@ -190,8 +234,15 @@ pub async fn dump(
         .open(&path)
         .map_err(|e| io(format!("create backup file {}", path.display()), e))?;
     let mut file = tokio::fs::File::from_std(std_file);
-    let result =
-        dump_with_best_compression(docker, target, &path, &mut file, &mut on_progress).await;
+    let result = dump_with_best_compression(
+        docker,
+        target,
+        &path,
+        &mut file,
+        &mut on_progress,
+        only_tables,
+    )
+    .await;
     drop(file);
     let (bytes, sha256, compression) = match result {
         Ok(v) => v,
@@ -266,6 +317,7 @@ async fn dump_with_best_compression(
     path: &Path,
     file: &mut tokio::fs::File,
     on_progress: &mut (impl FnMut(u64) + Send),
+    only_tables: &[&str],
 ) -> Result<(u64, String, Compression)> {
     let version = docker
         .exec_output(&target.container, &ExecSpec::new(["pg_dump", "--version"]))
@@ -274,7 +326,17 @@ async fn dump_with_best_compression(
         .then(|| pg_dump_major(&version.stdout_str()))
         .flatten();
     if major.is_some_and(|m| m >= 16) {
-        match stream_dump(docker, target, path, file, on_progress, Compression::Zstd1).await {
+        match stream_dump(
+            docker,
+            target,
+            path,
+            file,
+            on_progress,
+            Compression::Zstd1,
+            only_tables,
+        )
+        .await
+        {
             Ok((bytes, sha)) => {
                 tracing::info!(
                     "pg_dump of {} used compression zstd:1 ({bytes} bytes)",
@@ -310,6 +372,7 @@ async fn dump_with_best_compression(
         file,
         on_progress,
         Compression::Default,
+        only_tables,
     )
     .await?;
     Ok((bytes, sha, Compression::Default))
@@ -322,10 +385,14 @@ async fn stream_dump(
     file: &mut tokio::fs::File,
     on_progress: &mut (impl FnMut(u64) + Send),
     compression: Compression,
+    only_tables: &[&str],
 ) -> Result<(u64, String)> {
     let mut args = vec!["pg_dump", "-Fc"];
     args.extend_from_slice(compression.args());
     args.extend(["-U", &target.user, "-d", &target.database]);
+    for t in only_tables {
+        args.extend(["-t", t]);
+    }
     let spec = target.spec(args);
     let mut session = docker.exec_start(&target.container, &spec, None).await?;
     let mut hasher = Sha256::new();

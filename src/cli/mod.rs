@@ -111,11 +111,17 @@ pub struct RollbackArgs {
     pub yes: bool,
     #[arg(long)]
     pub break_stale_lock: bool,
-    /// Do not trust the database: restore the run's verified backup into a freshly created
-    /// database (pg_restore --exit-on-error) on the old image, instead of restarting the kept
-    /// old container as it is. Rows written since the backup are lost; the report counts them.
+    /// Do not trust the database: restore the run's verified backup into a new database
+    /// (pg_restore --exit-on-error) on the old image, check it, then swap names; the database
+    /// the upgrade left is renamed aside, never dropped. Rows written since the backup are not
+    /// in the restored database (the report counts them); they stay in the aside one.
     #[arg(long)]
     pub disaster: bool,
+    /// Let the fast rollback drop the rows the new version received in the tables its down
+    /// migrations drop (e.g. chunks). Without it, such rows make the rollback refuse. They are
+    /// dumped into the run directory first either way.
+    #[arg(long)]
+    pub discard_new_data: bool,
     #[command(flatten)]
     pub select: RunSelect,
 }

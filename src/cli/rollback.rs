@@ -5,8 +5,12 @@
 //! - A finalized run: the old container is gone, so the fast path is refused with the way out
 //!   (`--disaster`).
 //! - `--disaster`: the same undo sequence, except that the database is not trusted: postgres is
-//!   put back on the old image with a freshly created database and the journaled backup is
-//!   restored into it (see `crate::upgrade::disaster`).
+//!   put back on the old image, the journaled backup is restored into a new database, checked,
+//!   and swapped in; the original is renamed aside (see `crate::upgrade::rollback::disaster`).
+//!
+//! - The fast path drops the tables the upgrade created (down migrations): rows the new
+//!   version wrote there are counted first, and refused (dumped, exit 2, nothing changed)
+//!   unless `--discard-new-data`.
 //!
 //! Either way the summary names the path that ran and its wall time.
 
@@ -20,8 +24,8 @@ use crate::engine::lock::StackLock;
 use crate::engine::recovery::Phase;
 use crate::engine::{Journal, RunOutcome};
 use crate::exit::Exit;
-use crate::upgrade::disaster;
 use crate::upgrade::finalize::MARKER as FINALIZED;
+use crate::upgrade::rollback::{disaster, new_data};
 
 pub(super) fn rollback(cli: &Cli, config: &Config, args: &RollbackArgs) -> Result<Exit, Usage> {
     if !args.yes {
@@ -77,6 +81,9 @@ pub(super) fn rollback(cli: &Cli, config: &Config, args: &RollbackArgs) -> Resul
             .map_err(|e| Usage(format!("{e}. Nothing was changed (run {})", dir.display())))?;
     }
     let lock = StackLock::acquire(&config.lock_path(), &dir, args.break_stale_lock)?;
+    if !args.disaster {
+        refuse_new_data(config, &state, &dir, args.discard_new_data)?;
+    }
     let journal = open_journal(&dir)?;
     let t0 = Instant::now();
     let mode = Mode::Rollback {
@@ -92,10 +99,53 @@ pub(super) fn rollback(cli: &Cli, config: &Config, args: &RollbackArgs) -> Resul
         other => other,
     };
     let path = if args.disaster {
-        "disaster (backup restored into a fresh database)"
+        "disaster (backup restored into a new database and swapped in, the old one kept aside)"
     } else {
         "fast (kept old container, down migrations)"
     };
     println!("rollback path: {path}; wall time {secs:.1}s");
     Ok(code)
+}
+
+/// The fast rollback's count of the rows it would drop, before anything is undone. Refuses
+/// (exit 2) when there are some and the operator did not pass `--discard-new-data`; records
+/// the consent when they did. A count that cannot be taken here is taken again by the undo.
+fn refuse_new_data(
+    config: &Config,
+    state: &crate::engine::recovery::RunState,
+    dir: &std::path::Path,
+    discard: bool,
+) -> Result<(), Usage> {
+    if discard {
+        new_data::allow_discard(dir).map_err(|e| {
+            Usage(format!(
+                "recording --discard-new-data in {}: {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    match new_data::before_rollback(config, state, dir) {
+        Ok(Some(found)) if found.rows() > 0 && !found.discarded => Err(Usage(format!(
+            "{}. Nothing was changed",
+            found.refusal(dir)
+        ))),
+        Ok(Some(found)) if found.rows() > 0 => {
+            println!(
+                "{} rows the new version received ({}) are dumped into {}, then dropped \
+                 (--discard-new-data)",
+                found.rows(),
+                found.listing(),
+                dir.display()
+            );
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => {
+            eprintln!(
+                "cutover: cannot count the rows in the tables the rollback drops ({e:#}); it \
+                 counts them again just before the down migrations"
+            );
+            Ok(())
+        }
+    }
 }

@@ -10,16 +10,19 @@
 //! `cutover finalize`, so a failure anywhere rolls back to the old stack.
 
 pub mod backend_health;
-pub mod disaster;
 pub mod env;
 pub mod facts;
 pub mod finalize;
 pub mod plan;
 pub mod report;
-pub mod rollback_check;
-pub mod rollback_report;
+pub mod rollback;
 pub mod steps;
 pub mod tool;
 pub mod world;
 
 pub use plan::build;
+// The old paths, kept so code written against them still builds; new code names
+// `rollback::{check, report, disaster}`.
+pub use rollback::check as rollback_check;
+pub use rollback::disaster;
+pub use rollback::report as rollback_report;

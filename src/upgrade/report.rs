@@ -52,7 +52,7 @@ pub struct UpgradeFacts {
     pub fingerprint_note: &'static str,
     /// Present once the run was rolled back (or a rollback began).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rollback: Option<super::rollback_report::RollbackFacts>,
+    pub rollback: Option<super::rollback::report::RollbackFacts>,
 }
 
 pub const FINGERPRINT_NOTE: &str = "The 'before' fingerprint was taken with every writer stopped, \
@@ -126,7 +126,7 @@ impl UpgradeFacts {
         if let Some(d) = out::<Discovery>(s, "discover") {
             f.skipped_services = d.absent;
         }
-        f.rollback = super::rollback_report::RollbackFacts::from_state(s);
+        f.rollback = super::rollback::report::RollbackFacts::from_state(s);
         // Only while the recreate stands: after its undo the old container is the service again.
         let recreated = s
             .steps

@@ -29,6 +29,7 @@ use crate::adapters::migrations::{self, MigrationRun, MigrationSet};
 use crate::engine::redact::redact_line;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::rollback::new_data::{self, NewData};
 
 /// How many of the command's last output lines a failure quotes.
 const TAIL_LINES: usize = 10;
@@ -41,6 +42,10 @@ pub struct MigrationsOutput {
     /// Present when the app's own command ran instead of cutover's set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<AppMigrations>,
+    /// Saved by the fast rollback's undo: the rows found in the tables the down migrations
+    /// drop, and where they were dumped (`crate::upgrade::rollback::new_data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_data: Option<NewData>,
 }
 
 /// What the app command's run (and its undo) needs and did.
@@ -185,6 +190,7 @@ impl Migrations {
             version_before: 0,
             ran: Vec::new(),
             app: Some(app.clone()),
+            new_data: None,
         };
         cx.save_output(&out)?;
         cx.log(format!(
@@ -265,6 +271,38 @@ impl Migrations {
     }
 }
 
+impl Migrations {
+    /// Before the down migrations drop the tables this run created: counts their rows and
+    /// dumps them into the run directory; refuses unless the operator consented.
+    async fn keep_new_data(
+        &self,
+        cx: &StepContext,
+        client: &tokio_postgres::Client,
+        set: &MigrationSet,
+        mut out: MigrationsOutput,
+    ) -> Result<(), StepError> {
+        let docker = self.env.docker().await?;
+        let target = self.env.backup_target().await?;
+        let found = new_data::survey(
+            client,
+            docker,
+            &target,
+            cx.run_dir(),
+            set,
+            out.version_before,
+        )
+        .await
+        .context("keeping the rows the new version received")?;
+        cx.log(found.summary());
+        out.new_data = Some(found.clone());
+        cx.save_output(&out)?;
+        if found.rows() > 0 && !found.discarded {
+            return Err(StepError::new(found.refusal(cx.run_dir())));
+        }
+        Ok(())
+    }
+}
+
 fn short(image: &str) -> &str {
     let id = image.strip_prefix("sha256:").unwrap_or(image);
     &id[..id.len().min(12)]
@@ -331,6 +369,7 @@ impl Step for Migrations {
             version_before,
             ran: Vec::new(),
             app: None,
+            new_data: None,
         };
         cx.save_output(&out)?;
         out.ran = migrations::up(&mut client, &set)
@@ -370,6 +409,7 @@ impl Step for Migrations {
         }
         let set = self.set()?;
         let mut client = self.env.connect().await?;
+        self.keep_new_data(cx, &client, &set, out.clone()).await?;
         let ran = migrations::down(&mut client, &set, out.version_before)
             .await
             .with_context(|| format!("migrating down to version {}", out.version_before))?;

@@ -33,6 +33,9 @@ pub struct RecreateOutput {
     /// (`rollback_check` then reads the tables without holding the writers back).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed: Option<String>,
+    /// Disaster rollback: the databases of the restore-and-swap (`crate::upgrade::rollback`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disaster: Option<crate::upgrade::rollback::disaster::Swap>,
 }
 
 pub struct RecreatePostgres {
@@ -89,6 +92,7 @@ impl Step for RecreatePostgres {
                     stop_issued_at: now(),
                     wal_before_undo: None,
                     resumed: None,
+                    disaster: None,
                 };
                 cx.save_output(&o)?;
                 o
@@ -134,7 +138,7 @@ impl Step for RecreatePostgres {
             return Ok(());
         };
         if cx.disaster_rollback() {
-            return crate::upgrade::disaster::restore_backup(&self.env, cx, &out).await;
+            return crate::upgrade::rollback::disaster::restore_backup(&self.env, cx, &out).await;
         }
         let mut out = out;
         let docker = self.env.docker().await?;

@@ -7,7 +7,7 @@
 //!   every row without reading a table, which on a large database is what makes the rollback
 //!   fast;
 //! - disaster path: a fingerprint of the tables, to report which of those rows the restored
-//!   backup does not have (`crate::upgrade::rollback_check`).
+//!   backup does not have (`crate::upgrade::rollback::check`).
 
 use std::sync::Arc;
 

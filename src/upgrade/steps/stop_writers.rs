@@ -6,7 +6,7 @@
 //! Undo starts again exactly the containers this step stopped (those that were running). When
 //! it runs as part of a rollback that reached the database, it verifies the data as it was
 //! before they start (holding them back, or from a snapshot taken first) and the backend's
-//! health: see `crate::upgrade::rollback_check`.
+//! health: see `crate::upgrade::rollback::check`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ use crate::adapters::{fingerprint, postgres};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::backend_health;
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::rollback_check::{self, RollbackCheck, Timing};
+use crate::upgrade::rollback::check::{self as rollback_check, RollbackCheck, Timing};
 
 /// How long sessions may take to end after their containers stopped.
 const DRAIN: Duration = Duration::from_secs(15);

@@ -16,6 +16,10 @@
 //! - disaster path: the database is the backup, so every table must equal the pre-upgrade
 //!   fingerprint exactly, and the rows written during the window are reported as lost.
 //!
+//! On every path, a pre-existing table with FEWER rows than before the upgrade is a failure:
+//! a proven resume shows the old server holds what the new one wrote, not that nothing was
+//! deleted. More rows are kept and listed, table by table.
+//!
 //! When: the comparison must read the database as it was BEFORE the writers start again, or
 //! equality could not be exact. The disaster path, and a fast path whose resume could not be
 //! shown, hold the writers back until it passes ([`Timing::HoldWriters`]). Otherwise the
@@ -26,11 +30,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::steps::backup::BackupOutput;
-use super::steps::recreate_postgres::RecreateOutput;
-use super::steps::start_writers::WindowOutput;
 use crate::adapters::fingerprint::Fingerprint;
 use crate::engine::{StepContext, StepError};
+use crate::upgrade::steps::backup::BackupOutput;
+use crate::upgrade::steps::recreate_postgres::RecreateOutput;
+use crate::upgrade::steps::start_writers::WindowOutput;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RollbackCheck {
@@ -159,6 +163,14 @@ pub fn compare(exp: &Expectation, now: &Fingerprint) -> Result<RollbackCheck, St
         };
         match now.tables.get(name) {
             None => problems.push(format!("{name}: missing after the rollback")),
+            // Whatever the resume proof says: nothing cutover does removes a row, so fewer than
+            // before is data lost (or deleted by a client while the upgrade stood), never kept.
+            Some(got) if got.rows < pre.rows => problems.push(format!(
+                "{name}: {} rows before the upgrade, {} now ({} fewer)",
+                pre.rows,
+                got.rows,
+                pre.rows - got.rows
+            )),
             Some(got) if got.rows == expected.rows && !exp.contents => {}
             Some(got) if got == expected => {}
             Some(got) if exp.differences_are_kept => check.window_rows.push(format!(
@@ -224,4 +236,61 @@ pub fn summary(check: &RollbackCheck) -> Vec<String> {
     lines.extend(why_not_contents(check).map(String::from));
     lines.extend(check.window_rows.iter().cloned());
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::fingerprint::TableFingerprint;
+
+    fn fp(tables: &[(&str, i64, &str)]) -> Fingerprint {
+        Fingerprint {
+            tables: tables
+                .iter()
+                .map(|(n, rows, sum)| {
+                    (
+                        n.to_string(),
+                        TableFingerprint {
+                            rows: *rows,
+                            checksum: sum.to_string(),
+                        },
+                    )
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// A fast rollback whose resume was proven: the case that used to keep every difference.
+    fn proven_resume(before: Fingerprint) -> Expectation {
+        Expectation {
+            before,
+            window: None,
+            differences_are_kept: true,
+            disaster: false,
+            resumed: Some("proof".into()),
+            timing: Timing::Alongside,
+            contents: false,
+        }
+    }
+
+    #[test]
+    fn fewer_rows_fail_even_after_a_proven_resume() {
+        let exp = proven_resume(fp(&[("users", 20, "1"), ("notes", 5, "2")]));
+        let err = compare(&exp, &fp(&[("users", 19, "0"), ("notes", 5, "2")])).unwrap_err();
+        assert_eq!(
+            err.causes,
+            vec!["users: 20 rows before the upgrade, 19 now (1 fewer)"]
+        );
+    }
+
+    #[test]
+    fn more_rows_are_kept_and_listed() {
+        let exp = proven_resume(fp(&[("users", 20, "1"), ("notes", 5, "2")]));
+        let check = compare(&exp, &fp(&[("users", 23, "9"), ("notes", 5, "2")])).unwrap();
+        assert_eq!(
+            check.window_rows,
+            vec!["users: +3 rows written by clients while the upgrade stood, kept"]
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! The rollback's part of the run report: which path ran (fast or disaster), why, what failed,
 //! what was undone, how long it took (wall time, journal to journal), and the post-rollback
-//! verification (`crate::upgrade::rollback_check`).
+//! verification (`crate::upgrade::rollback::check`).
 //!
 //! Invariant: built from the journal alone; absent when the run was never rolled back.
 
@@ -8,10 +8,14 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::rollback_check::{self, RollbackCheck};
-use super::steps::stop_writers::StopOutput;
+use super::check::{self as rollback_check, RollbackCheck};
+use super::disaster::Swap;
+use super::new_data::NewData;
 use crate::engine::recovery::{Phase, RunState};
 use crate::engine::{StepKind, StepState};
+use crate::upgrade::steps::migrations::MigrationsOutput;
+use crate::upgrade::steps::recreate_postgres::RecreateOutput;
+use crate::upgrade::steps::stop_writers::StopOutput;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RollbackFacts {
@@ -27,6 +31,15 @@ pub struct RollbackFacts {
     /// From `rollback_started` to the end of the last undo.
     pub wall_ms: Option<i64>,
     pub check: Option<RollbackCheck>,
+    /// Rows found in the tables the down migrations drop, and their dump.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_data: Option<NewData>,
+    /// Disaster path: the restored database and the original kept aside.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swap: Option<Swap>,
+    /// How to remove the database kept aside, once swapped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remove_aside: Option<String>,
 }
 
 impl RollbackFacts {
@@ -62,6 +75,19 @@ impl RollbackFacts {
             .and_then(|r| r.output.clone())
             .and_then(|v| serde_json::from_value::<StopOutput>(v).ok())
             .and_then(|o| o.rollback_check);
+        let new_data = s
+            .steps
+            .get("migrations")
+            .and_then(|r| r.output.clone())
+            .and_then(|v| serde_json::from_value::<MigrationsOutput>(v).ok())
+            .and_then(|o| o.new_data);
+        let swap = s
+            .steps
+            .get("recreate-postgres")
+            .and_then(|r| r.output.clone())
+            .and_then(|v| serde_json::from_value::<RecreateOutput>(v).ok())
+            .and_then(|o| o.disaster);
+        let remove_aside = swap.as_ref().filter(|w| w.swapped).map(Swap::how_to_remove);
         Some(RollbackFacts {
             path: if s.disaster_rollback {
                 "disaster"
@@ -76,6 +102,9 @@ impl RollbackFacts {
                 .then(|| ended.map(|e| (e - started).num_milliseconds()))
                 .flatten(),
             check,
+            new_data,
+            swap,
+            remove_aside,
         })
     }
 
@@ -112,6 +141,12 @@ impl RollbackFacts {
             }
             None => v.push("rollback check: not run (the rollback did not reach it)".into()),
         }
+        v.extend(self.new_data.as_ref().map(NewData::summary));
+        v.extend(
+            self.remove_aside
+                .iter()
+                .map(|r| format!("disaster restore: {r}")),
+        );
         v
     }
 

@@ -1,0 +1,458 @@
+//! The disaster rollback's database part: the data directory's contents are not trusted, so
+//! the database is replaced by the run's backup. Called by `recreate-postgres`' undo when the
+//! rollback was started with `--disaster`; every other undo runs as in the fast path (compose
+//! file, qdrant, writers), and the ones that would work inside the untrusted database skip
+//! themselves.
+//!
+//! Order, and why:
+//! 1. re-verify the journaled backup (sha256 of the file, and that it is complete) before
+//!    anything changes;
+//! 2. put postgres back on the OLD image: the kept old container if it still exists, else (after
+//!    `finalize`) a reverse recreate from the current container onto the old image;
+//! 3. restore the dump into a NEW database, `<db>_cutover_restore`, created with the old one's
+//!    owner, encoding and locale (`pg_restore --exit-on-error`; the adapter refuses a non-empty
+//!    target, DESIGN.md defect 4), and check its row counts against the fingerprint taken with
+//!    the backup. A failed restore or check drops only that new database: the original stays,
+//!    under its name, untouched;
+//! 4. swap names: the original is renamed aside, `<db>_cutover_aside_<run>`, and the restored
+//!    one takes its name. The aside database is never dropped by cutover: it holds whatever the
+//!    window wrote, and the log and the report say how to remove it.
+//!
+//! The names are journaled before anything is created, so an undo repeated after a crash
+//! finds where it stopped (mid-swap included). The full fingerprint comparison against the
+//! pre-upgrade one happens in `stop-writers`' undo, before the writers start again, as for the
+//! fast path.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::adapters::backup::{self, BackupRecord};
+use crate::adapters::fingerprint::{Fingerprint, Snapshot};
+use crate::adapters::postgres::{self, quote_ident, quote_literal};
+use crate::adapters::restore;
+use crate::engine::{StepContext, StepError};
+use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::steps::backup::{BackupOutput, SCHEMA};
+use crate::upgrade::steps::recreate_postgres::RecreateOutput;
+
+/// The databases of the swap, journaled (in `recreate-postgres`' output) before any exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Swap {
+    /// The application's database: the restored backup once swapped.
+    pub database: String,
+    /// Where the backup is restored before the swap.
+    pub restored_as: String,
+    /// What the original is renamed to; kept, never dropped by cutover.
+    pub aside: String,
+    /// The restore was checked against the backup's row counts.
+    #[serde(default)]
+    pub verified: bool,
+    #[serde(default)]
+    pub swapped: bool,
+}
+
+impl Swap {
+    /// The names for database `db` in run `run_dir` (`<base>/<UTC stamp>`), each within
+    /// PostgreSQL's 63 bytes.
+    pub fn new(db: &str, run_dir: &std::path::Path) -> Self {
+        let run: String = run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let name = |suffix: &str| {
+            let room = 63usize.saturating_sub(suffix.len());
+            let mut base = db.to_string();
+            while base.len() > room {
+                base.pop();
+            }
+            format!("{base}{suffix}")
+        };
+        Swap {
+            database: db.to_string(),
+            restored_as: name("_cutover_restore"),
+            aside: name(&format!("_cutover_aside_{run}")),
+            verified: false,
+            swapped: false,
+        }
+    }
+
+    /// How to remove the aside database, for the log and the report.
+    pub fn how_to_remove(&self) -> String {
+        format!(
+            "the database the upgrade left is kept as {aside} (nothing cutover does drops it); \
+             once you no longer need it: `docker exec -it <postgres container> psql -U <user> \
+             -d postgres -c 'DROP DATABASE {quoted}'`",
+            aside = self.aside,
+            quoted = quote_ident(&self.aside).replace('\'', "'\\''"),
+        )
+    }
+}
+
+pub async fn restore_backup(
+    env: &UpgradeEnv,
+    cx: &StepContext,
+    out: &RecreateOutput,
+) -> Result<(), StepError> {
+    let record =
+        journaled_backup(cx.output_of::<BackupOutput>("backup")).map_err(StepError::new)?;
+    verify_backup(&record).map_err(StepError::new)?;
+    cx.log(format!(
+        "backup {} re-verified (sha256 {})",
+        record.path.display(),
+        record.sha256
+    ));
+
+    let docker = env.docker().await?;
+    let plan = &out.plan;
+    if docker
+        .try_inspect(&plan.old_id)
+        .await
+        .context("looking for the kept old container")?
+        .is_some()
+    {
+        docker
+            .restore_old(plan, env.stop_timeout)
+            .await
+            .context("putting the kept old postgres container back")?;
+        cx.log(format!(
+            "{} is the old container again ({})",
+            plan.name, plan.old_image
+        ));
+    } else {
+        // Finalized: the old container is gone; recreate the current one on the old image.
+        let reverse = docker
+            .plan_recreate(&plan.name, &plan.old_image)
+            .await
+            .context("planning postgres on the old image")?;
+        docker
+            .stop_old(&reverse, env.stop_timeout)
+            .await
+            .context("stopping the new-image postgres")?;
+        docker
+            .rename_old(&reverse)
+            .await
+            .context("parking the new-image postgres")?;
+        docker
+            .create_new(&reverse)
+            .await
+            .context("creating postgres on the old image")?;
+        docker
+            .start_new(&reverse)
+            .await
+            .context("starting postgres on the old image")?;
+        docker
+            .finalize_recreate(&reverse)
+            .await
+            .context("removing the new-image postgres container")?;
+        cx.log(format!(
+            "{} recreated on {} (the old container had been finalized)",
+            plan.name, plan.old_image
+        ));
+    }
+
+    let target = env.pg_target().await?;
+    postgres::connect_until(&target, env.ready_timeout, Duration::from_millis(250))
+        .await
+        .context("waiting for postgres on the old image")?;
+    let db = target.credentials.database.clone();
+    let mut out = out.clone();
+    let mut swap = match out.disaster.clone() {
+        Some(s) if s.database == db => s,
+        _ => Swap::new(&db, cx.run_dir()),
+    };
+    out.disaster = Some(swap.clone());
+    cx.save_output(&out)?;
+
+    let admin = admin_client(&target).await?;
+    if !swap.swapped {
+        let has = |name: String| {
+            let admin = &admin;
+            async move { database_exists(admin, &name).await }
+        };
+        let (original, restored, aside) = (
+            has(swap.database.clone()).await?,
+            has(swap.restored_as.clone()).await?,
+            has(swap.aside.clone()).await?,
+        );
+        if !original && aside && restored && swap.verified {
+            // An earlier attempt stopped mid-swap: finish it.
+            rename(&admin, &swap.restored_as, &swap.database).await?;
+        } else if original && aside && !restored {
+            cx.log("the swap was already done by an earlier attempt");
+        } else {
+            let btarget = env.backup_target().await?;
+            let before = cx
+                .output_of::<BackupOutput>("backup")
+                .map(|b| b.fingerprint_before)
+                .unwrap_or_default();
+            restore_aside(
+                cx, docker, &admin, &target, btarget, &record, &before, &swap,
+            )
+            .await?;
+            swap.verified = true;
+            out.disaster = Some(swap.clone());
+            cx.save_output(&out)?;
+            swap_names(&admin, &swap).await?;
+        }
+        swap.swapped = true;
+        out.disaster = Some(swap.clone());
+        cx.save_output(&out)?;
+    }
+    cx.log(format!(
+        "database {} is the restored backup now; {}",
+        swap.database,
+        swap.how_to_remove()
+    ));
+    Ok(())
+}
+
+/// Restores the backup into `swap.restored_as` (created fresh) and checks its row counts
+/// against `before`; on any failure drops that database again, leaving the original as it was.
+#[allow(clippy::too_many_arguments)]
+async fn restore_aside(
+    cx: &StepContext,
+    docker: &crate::adapters::docker::DockerClient,
+    admin: &tokio_postgres::Client,
+    target: &postgres::PgTarget,
+    mut btarget: backup::PgTarget,
+    record: &BackupRecord,
+    before: &Fingerprint,
+    swap: &Swap,
+) -> Result<(), StepError> {
+    // A leftover of an earlier attempt is a partial restore of ours: start again.
+    drop_database(admin, &swap.restored_as).await?;
+    create_like(
+        admin,
+        &swap.database,
+        &swap.restored_as,
+        &target.credentials.user,
+    )
+    .await
+    .with_context(|| format!("creating database {}", swap.restored_as))?;
+    let t = std::time::Instant::now();
+    btarget.database = swap.restored_as.clone();
+    let restored = async {
+        let how = restore::restore(docker, &btarget, &record.path)
+            .await
+            .context("restoring the backup (pg_restore --exit-on-error)")?;
+        cx.log(format!(
+            "backup restored into {} with {how}, --exit-on-error, in {:.1}s",
+            swap.restored_as,
+            t.elapsed().as_secs_f64()
+        ));
+        let mut rt = target.clone();
+        rt.credentials.database = swap.restored_as.clone();
+        let client = postgres::connect(&rt).await?;
+        let counts = Snapshot::open(&client, SCHEMA, before.method)
+            .await?
+            .row_counts()
+            .await?;
+        let problems = count_differences(before, &counts);
+        if !problems.is_empty() {
+            bail!(
+                "the restored database does not hold the backup's rows: {}",
+                problems.join("; ")
+            );
+        }
+        cx.log(format!(
+            "{}: {} tables, the row counts the backup was taken with",
+            swap.restored_as,
+            counts.tables.len()
+        ));
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(e) = restored {
+        let cleanup = match drop_database(admin, &swap.restored_as).await {
+            Ok(()) => format!("{} was dropped again", swap.restored_as),
+            Err(d) => format!("{} could not be dropped ({})", swap.restored_as, d.message),
+        };
+        return Err(StepError::from_anyhow(&e.context(format!(
+            "the disaster restore failed; database {} is untouched and still in place under \
+             its name, {cleanup}",
+            swap.database
+        ))));
+    }
+    Ok(())
+}
+
+/// Tables whose row count differs from `before`, or that are missing or extra.
+pub fn count_differences(before: &Fingerprint, now: &Fingerprint) -> Vec<String> {
+    let mut v: Vec<String> = before
+        .tables
+        .iter()
+        .filter_map(|(name, b)| match now.tables.get(name) {
+            None => Some(format!("{name} missing")),
+            Some(n) if n.rows != b.rows => {
+                Some(format!("{name}: {} rows, {} expected", n.rows, b.rows))
+            }
+            Some(_) => None,
+        })
+        .collect();
+    v.extend(
+        now.tables
+            .keys()
+            .filter(|t| !before.tables.contains_key(*t))
+            .map(|t| format!("{t}: not in the backup")),
+    );
+    v
+}
+
+/// The maintenance database to work from: `postgres`, or `template1` when the application's
+/// database IS `postgres` (it is renamed, so no session may sit in it).
+async fn admin_client(target: &postgres::PgTarget) -> Result<tokio_postgres::Client, StepError> {
+    let mut admin = target.clone();
+    admin.credentials.database = if target.credentials.database == "postgres" {
+        "template1".into()
+    } else {
+        "postgres".into()
+    };
+    let db = admin.credentials.database.clone();
+    Ok(postgres::connect(&admin)
+        .await
+        .with_context(|| format!("connecting to the maintenance database {db}"))?)
+}
+
+async fn database_exists(admin: &tokio_postgres::Client, name: &str) -> Result<bool, StepError> {
+    Ok(admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .with_context(|| format!("looking for database {name}"))?
+        .is_some())
+}
+
+async fn drop_database(admin: &tokio_postgres::Client, name: &str) -> Result<(), StepError> {
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(name)
+        ))
+        .await
+        .with_context(|| format!("dropping database {name}"))?;
+    Ok(())
+}
+
+/// `ALTER DATABASE from RENAME TO to`, after ending the sessions in `from` (the writers are
+/// stopped; a session left is a stray client, and a rename waits for none). Retried briefly: a
+/// client may reconnect in between.
+async fn rename(admin: &tokio_postgres::Client, from: &str, to: &str) -> Result<(), StepError> {
+    let mut last = None;
+    for _ in 0..10 {
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                  WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&from],
+            )
+            .await
+            .with_context(|| format!("ending the sessions in {from}"))?;
+        match admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                quote_ident(from),
+                quote_ident(to)
+            ))
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let e = last.map_or("unknown error".to_string(), |e| e.to_string());
+    Err(StepError::new(format!(
+        "renaming database {from} to {to}: {e}"
+    )))
+}
+
+/// The original aside, the restored one in its place; if the second rename fails, the first
+/// is reverted so that the application's database keeps its name.
+async fn swap_names(admin: &tokio_postgres::Client, swap: &Swap) -> Result<(), StepError> {
+    rename(admin, &swap.database, &swap.aside).await?;
+    if let Err(e) = rename(admin, &swap.restored_as, &swap.database).await {
+        let back = rename(admin, &swap.aside, &swap.database).await;
+        return Err(StepError::new(format!(
+            "{}; {}",
+            e.message,
+            match back {
+                Ok(()) => format!("{} has its name back, untouched", swap.database),
+                Err(b) => format!(
+                    "and renaming {} back failed too ({}): rename it by hand",
+                    swap.aside, b.message
+                ),
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// The verified backup the journal holds for the run, or why there is none.
+pub fn journaled_backup(output: Option<BackupOutput>) -> Result<BackupRecord, String> {
+    output.and_then(|b| b.record).ok_or_else(|| {
+        "the disaster rollback needs the run's verified backup, and the journal has none \
+         (the backup step never completed); use the fast rollback: `cutover rollback --yes`"
+            .to_string()
+    })
+}
+
+/// The backup file still is the one that was verified: its sha256 equals the journaled one.
+/// Checked by `cutover rollback --disaster` before anything is undone (a mismatch found in
+/// `recreate-postgres`' undo would come after the writers were stopped, qdrant removed and the
+/// compose file restored: a half-rolled-back stack), and again just before the restore.
+pub fn verify_backup(record: &BackupRecord) -> Result<(), String> {
+    let sha = backup::sha256_file(&record.path)
+        .map_err(|e| format!("re-reading the backup {}: {e:#}", record.path.display()))?;
+    if sha != record.sha256 {
+        return Err(format!(
+            "the backup {} changed since it was verified (sha256 {sha}, journaled {}); refusing \
+             to restore it. Find the original file, or roll back without --disaster",
+            record.path.display(),
+            record.sha256
+        ));
+    }
+    Ok(())
+}
+
+/// `CREATE DATABASE new` with the owner, encoding and locale of `like` (falling back to
+/// `owner` and UTF8/en_US.utf8 when `like` is gone), from `template0` so nothing a template
+/// gained since sneaks in.
+async fn create_like(
+    admin: &tokio_postgres::Client,
+    like: &str,
+    new: &str,
+    owner: &str,
+) -> anyhow::Result<()> {
+    let row = admin
+        .query_opt(
+            "SELECT pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, r.rolname
+               FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba
+              WHERE d.datname = $1",
+            &[&like],
+        )
+        .await?;
+    let (encoding, collate, ctype, owner): (String, String, String, String) = match row {
+        Some(r) => (r.get(0), r.get(1), r.get(2), r.get(3)),
+        None => (
+            "UTF8".into(),
+            "en_US.utf8".into(),
+            "en_US.utf8".into(),
+            owner.to_string(),
+        ),
+    };
+    admin
+        .batch_execute(&format!(
+            "CREATE DATABASE {} OWNER {} TEMPLATE template0 ENCODING {} LC_COLLATE {} LC_CTYPE {}",
+            quote_ident(new),
+            quote_ident(&owner),
+            quote_literal(&encoding),
+            quote_literal(&collate),
+            quote_literal(&ctype)
+        ))
+        .await?;
+    Ok(())
+}
