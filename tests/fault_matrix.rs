@@ -6,7 +6,9 @@
 //! - `cutover_rollback_restores_the_world_after_every_action`: `cutover run
 //!   --no-auto-rollback` exits 3, then `cutover rollback --yes` completes;
 //! - `a_half_done_undo_is_finished_by_the_next_rollback`: the rollback itself fails halfway
-//!   (`fail-in-undo`), exits 3, and `cutover rollback --yes` finishes it.
+//!   (`fail-in-undo`), exits 3, and `cutover rollback --yes` finishes it;
+//! - and two real failures after a change, no knob: qdrant's container created but refusing
+//!   to start, and a session that does not end after the writers stopped.
 //!
 //! Speed: a case that passes leaves the stack as it found it, so the next case runs on the
 //! same stack (each case snapshots its own "before"); after a failed case the stack is thrown
@@ -244,5 +246,62 @@ async fn a_half_done_undo_is_finished_by_the_next_rollback() {
     let out = Run::new(dir, &["rollback", "--yes"]).output();
     log.push_str(&text(&out));
     assert!(rollback_completed(out.status.code()), "{log}");
+    world_restored(&stack, &before, &log).await.unwrap();
+}
+
+/// A real failure after a change: qdrant's container is created (and its volume), then cannot
+/// start (its entrypoint does not exist). Before a failed action was undone, the rolled-back
+/// run left the `Created` container behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_qdrant_that_cannot_start_is_removed_with_its_volume() {
+    let Some(_engine) = require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(SCALE);
+    let image = format!("cutover-test/qdrant-cannot-start:{}", stack.project());
+    let mut build = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", &image, "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("docker build");
+    {
+        use std::io::Write;
+        let mut stdin = build.stdin.take().unwrap();
+        writeln!(
+            stdin,
+            "FROM {}\nENTRYPOINT [\"/cutover-test-no-such-file\"]",
+            support::cutover::QDRANT
+        )
+        .unwrap();
+    }
+    assert!(build.wait().unwrap().success(), "building {image}");
+    let before = World::of(&stack).await;
+    let out = Run::upgrade(stack.dir()).qdrant(&image).output();
+    let log = text(&out);
+    let restored = world_restored(&stack, &before, &log).await;
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &image])
+        .output();
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(log.contains("starting qdrant"), "{log}");
+    restored.unwrap();
+}
+
+/// A real failure after a change: a session the writers do not hold stays open, so
+/// `stop-writers` fails after it stopped them; the rollback starts them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_stopped_by_a_failed_stop_writers_are_started_again() {
+    let Some(_engine) = require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(SCALE);
+    let before = World::of(&stack).await;
+    let holder = stack.connect().await;
+    let out = Run::upgrade(stack.dir()).output();
+    drop(holder);
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(log.contains("still open"), "{log}");
     world_restored(&stack, &before, &log).await.unwrap();
 }
