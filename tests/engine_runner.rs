@@ -114,8 +114,11 @@ async fn runs_steps_in_plan_order() {
     );
 }
 
+/// The failed action may have changed something before it failed: its undo runs first (and
+/// finds nothing here, the scripted `fail` knob fails before the change), then the completed
+/// ones, newest first.
 #[tokio::test]
-async fn failure_undoes_only_completed_steps_in_reverse() {
+async fn failure_undoes_the_failed_action_then_the_completed_ones_in_reverse() {
     let bed = Bed::new();
     let out = fresh(&bed, "fail=swap-image", Policy::default())
         .await
@@ -126,11 +129,33 @@ async fn failure_undoes_only_completed_steps_in_reverse() {
         [
             "run stop-writers",
             "run backup",
+            "undo swap-image",
             "undo backup",
             "undo stop-writers"
         ]
     );
     assert!(bed.markers().is_empty());
+}
+
+/// A failed check changed nothing: nothing of it is undone, only the actions before it.
+#[tokio::test]
+async fn a_failed_check_after_the_actions_has_no_undo() {
+    let bed = Bed::new();
+    let out = fresh(&bed, "fail=verify", Policy::default()).await.unwrap();
+    assert!(matches!(out, RunOutcome::RolledBack { .. }), "{out:?}");
+    assert_eq!(
+        bed.effects(),
+        [
+            "run stop-writers",
+            "run backup",
+            "run swap-image",
+            "undo swap-image",
+            "undo backup",
+            "undo stop-writers"
+        ]
+    );
+    let (state, _) = Journal::read(&bed.run_dir()).unwrap();
+    assert!(state.steps["verify"].undo_started_at.is_none());
 }
 
 #[tokio::test]
@@ -146,7 +171,10 @@ async fn a_failing_undo_stops_the_rollback() {
         }
     );
     // stop-writers was not undone: the rollback did not guess past the failed undo.
-    assert_eq!(bed.effects(), ["run stop-writers", "run backup"]);
+    assert_eq!(
+        bed.effects(),
+        ["run stop-writers", "run backup", "undo swap-image"]
+    );
     assert_eq!(bed.markers(), ["stop-writers", "backup"]);
 }
 

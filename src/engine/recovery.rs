@@ -74,13 +74,24 @@ impl StepRecord {
         }
     }
 
-    /// Whether a rollback has something of this step to undo.
+    /// Whether a rollback has something of this step to undo (asked of actions only: checks
+    /// and sign-offs change nothing, so theirs is never run, failed or not).
+    ///
+    /// The contract: an action that FAILED is undone like a completed or an uncertain one. A
+    /// failure says only that the action did not reach its end, not that it changed nothing:
+    /// a qdrant container created and then refused its port, a compose file edited and then
+    /// rejected by `config -q`, writers stopped whose sessions did not end, an old postgres
+    /// stopped and renamed before its replacement failed to start. Undos find out what is
+    /// there and tolerate finding nothing (see `step`), so undoing a failure that changed
+    /// nothing costs a look. `tests/fault_matrix.rs` fails every action after its change and
+    /// holds each undo to leaving the world as it was.
     pub fn needs_undo(&self) -> bool {
         match self.state {
-            StepState::Running | StepState::Done | StepState::Undoing | StepState::UndoFailed => {
-                true
-            }
-            StepState::Failed => self.uncertain_failure,
+            StepState::Running
+            | StepState::Done
+            | StepState::Failed
+            | StepState::Undoing
+            | StepState::UndoFailed => true,
             StepState::Pending | StepState::Undone => false,
         }
     }

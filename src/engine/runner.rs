@@ -4,7 +4,8 @@
 //! the step runs. Phases: finish whatever a crash left uncertain (undo it defensively), run the
 //! pre-flight checks, wait until every sign-off item is signed and `Start` arrives, run the
 //! actions and later checks in order. On a failure it stops and, per [`Policy`], undoes the
-//! completed actions in reverse order. Every transition is journaled before it is reported, so
+//! failed action and every completed or uncertain one in reverse order (a failed action may
+//! have changed something: see `StepRecord::needs_undo`). Every transition is journaled before it is reported, so
 //! whatever the front end saw, the journal has.
 
 use std::collections::VecDeque;
@@ -114,7 +115,7 @@ impl Runner {
         self.actions().await
     }
 
-    /// Undoes every completed or uncertain action of the run, newest first; also of a run that
+    /// Undoes every completed, failed or uncertain action of the run, newest first; also of a run that
     /// ended done (the fast rollback of a completed, not finalized upgrade). `disaster` is
     /// journaled and tells the steps to restore the backup instead of keeping the database.
     pub async fn rollback(
@@ -197,7 +198,8 @@ impl Runner {
             if !begun || step.kind() == StepKind::SignOff {
                 continue;
             }
-            let cx = self.context(&step, true, CancellationToken::new());
+            let mut cx = self.context(&step, true, CancellationToken::new());
+            cx.checking_world = true;
             if let Err(e) = step.check_world(&cx).await {
                 let mut reason = format!(
                     "refusing to resume: the world no longer matches the journal at step {}: {}",
@@ -477,7 +479,11 @@ impl Runner {
             total,
         });
         let t0 = Instant::now();
-        let driven = self.drive(step, false).await;
+        let mut driven = self.drive(step, false).await;
+        if let (Driven::Finished(_), Some(why)) = (&driven, super::fault::fail_after_change(&id)) {
+            // The change is made and its outputs are journaled: only the success is replaced.
+            driven = Driven::Failed(StepError::new(why));
+        }
         let elapsed_ms = t0.elapsed().as_millis() as u64;
         let (error, uncertain) = match driven {
             Driven::Finished(outcome) => {
@@ -535,7 +541,7 @@ impl Runner {
                         Ok(Ok(finish)) => Driven::Finished(finish),
                         Ok(Err(e)) if token.is_cancelled() => Driven::Uncertain(e),
                         Ok(Err(e)) => Driven::Failed(e),
-                        Err(join) => Driven::Uncertain(StepError::new("the step task died").with_cause(join)),
+                        Err(join) => Driven::Uncertain(died(join)),
                     };
                 }
                 () = &mut deadline => {
@@ -587,6 +593,7 @@ impl Runner {
                 .run_dir()
                 .to_path_buf(),
             undoing,
+            checking_world: false,
         }
     }
 
@@ -690,4 +697,22 @@ impl Runner {
             .get(id)
             .map_or(StepState::Pending, |r| r.state)
     }
+}
+
+/// The error of a step task that did not return: a panic (a bug), or the unwind of a
+/// `fail-in-undo` fault, named as such.
+fn died(join: tokio::task::JoinError) -> StepError {
+    if join.is_panic() {
+        let payload = join.into_panic();
+        if let Some(f) = payload.downcast_ref::<super::fault::InjectedUndoFailure>() {
+            return StepError::new(f.0.clone());
+        }
+        let what = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        return StepError::new("the step task panicked").with_cause(what);
+    }
+    StepError::new("the step task died").with_cause(join)
 }

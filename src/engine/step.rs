@@ -1,8 +1,9 @@
 //! The step model: what a plan is made of.
 //!
 //! A step is a value with an id, a title, a kind and two idempotent operations, `run` and `undo`.
-//! Both must tolerate finding nothing to do: `undo` runs defensively on steps that were seen
-//! started but never finished, and `run` runs again on resume. Steps report only through their
+//! Both must tolerate finding nothing to do: `undo` runs defensively on actions that were seen
+//! started but never finished, and on actions that failed (at any point of their change), and
+//! `run` runs again on resume. Steps report only through their
 //! [`StepContext`]: log lines, progress, and outputs. An output is what a later `undo` (possibly
 //! in another process, after a crash) needs; it is journaled and fsync'd before
 //! [`StepContext::save_output`] returns, so save it *before* the change that depends on it.
@@ -123,6 +124,9 @@ pub struct StepContext {
     pub(crate) run_dir: PathBuf,
     /// This context drives an `undo` (or a world check), not a forward `run`.
     pub(crate) undoing: bool,
+    /// This context drives a world check (run inline by the runner, not as a task): fault
+    /// knobs never fire in it.
+    pub(crate) checking_world: bool,
 }
 
 impl StepContext {
@@ -142,7 +146,7 @@ impl StepContext {
             step: self.step.clone(),
             line,
         }));
-        super::fault::progress_point(&self.step, self.undoing);
+        self.progress_point();
     }
 
     pub fn progress(&self, current: u64, total: Option<u64>, unit: &str) {
@@ -167,7 +171,7 @@ impl StepContext {
             })
             .map_err(|e| StepError::from_anyhow(&e.context("cannot journal step output")))?;
         drop(journal);
-        super::fault::progress_point(&self.step, self.undoing);
+        self.progress_point();
         Ok(())
     }
 
@@ -186,6 +190,12 @@ impl StepContext {
     pub fn own_state(&self) -> Option<super::recovery::StepState> {
         let journal = self.journal.lock().expect("journal lock poisoned");
         journal.state().steps.get(&self.step).map(|r| r.state)
+    }
+
+    fn progress_point(&self) {
+        if !self.checking_world {
+            super::fault::progress_point(&self.step, self.undoing);
+        }
     }
 
     /// Whether this context drives an undo.

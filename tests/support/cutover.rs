@@ -32,6 +32,7 @@ pub struct Run<'a> {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub target: String,
+    pub qdrant: String,
     pub pull: &'static str,
 }
 
@@ -42,6 +43,7 @@ impl<'a> Run<'a> {
             args: args.iter().map(|s| s.to_string()).collect(),
             env: Vec::new(),
             target: AFTER.into(),
+            qdrant: QDRANT.into(),
             pull: "never",
         }
     }
@@ -75,6 +77,11 @@ impl<'a> Run<'a> {
         self
     }
 
+    pub fn qdrant(mut self, image: &str) -> Self {
+        self.qdrant = image.into();
+        self
+    }
+
     pub fn arg(mut self, a: &str) -> Self {
         self.args.push(a.into());
         self
@@ -94,7 +101,12 @@ impl<'a> Run<'a> {
             }
         }
         c.args(&self.args)
-            .args(["--target-image", &self.target, "--qdrant-image", QDRANT])
+            .args([
+                "--target-image",
+                &self.target,
+                "--qdrant-image",
+                &self.qdrant,
+            ])
             .args(["--pull", self.pull])
             .current_dir(self.dir)
             .env("CUTOVER_QDRANT_PORTS", "none")

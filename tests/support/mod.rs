@@ -185,6 +185,7 @@ impl Drop for Scratch {
 
 pub mod cutover;
 mod stack;
+pub mod world;
 #[allow(unused_imports)] // not every test binary uses Stack
 pub use stack::Stack;
 

@@ -167,6 +167,34 @@ impl DockerClient {
         Ok(created.id)
     }
 
+    /// Whether the named volume `<project>_<name>` exists.
+    pub async fn volume_exists(&self, project: &str, name: &str) -> Result<bool> {
+        let full = format!("{project}_{name}");
+        match self.docker.inspect_volume(&full).await {
+            Ok(_) => Ok(true),
+            Err(e) if status_of(&e) == Some(404) => Ok(false),
+            Err(e) => Err(DockerError::api(format!("inspect volume {full}"), e)),
+        }
+    }
+
+    /// Removes the named volume `<project>_<name>`; an absent one is success. Returns its
+    /// engine name.
+    pub async fn remove_volume(&self, project: &str, name: &str) -> Result<String> {
+        let full = format!("{project}_{name}");
+        match self
+            .docker
+            .remove_volume(
+                &full,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await
+        {
+            Ok(()) => Ok(full),
+            Err(e) if status_of(&e) == Some(404) => Ok(full),
+            Err(e) => Err(DockerError::api(format!("remove volume {full}"), e)),
+        }
+    }
+
     /// Ensures the named volume `<project>_<name>` exists with compose's labels; returns the
     /// engine name. An existing volume is used as is (its data is never touched).
     pub async fn ensure_volume(&self, project: &str, name: &str) -> Result<String> {

@@ -13,8 +13,10 @@
 //!   without one, cutover cannot undo the app's migrations, and since the fast rollback
 //!   restarts the old postgres container on the same data volume, their schema changes stay:
 //!   the undo says so (and the report); only the backup, taken before the migrations
-//!   (`cutover rollback --disaster`), holds the old schema. A failed step is not undone, so
-//!   after a non-zero exit the down command does not run and the error says the same.
+//!   (`cutover rollback --disaster`), holds the old schema. After a non-zero exit the undo
+//!   (which runs for a failed action too) removes a leftover one-off but does not run the down
+//!   command: cutover cannot know what a failed command left, and a relative down (`-1`)
+//!   would revert a migration that was there before. The error says the same.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -204,8 +206,8 @@ impl Migrations {
         out.app = Some(app.clone());
         cx.save_output(&out)?;
         if code != 0 {
-            // A failed step is not undone (its own cleanup is the one-off's removal), so the
-            // down command does not run: cutover cannot know what a failed command left.
+            // The undo will not run the down command after this (see `undo_app`): cutover
+            // cannot know what a failed command left.
             let note = failed_warning();
             app.undo = Some(note.to_string());
             out.app = Some(app.clone());
@@ -237,6 +239,11 @@ impl Migrations {
             .remove(&app.container, true)
             .await
             .with_context(|| format!("removing the leftover one-off {}", app.container))?;
+        if app.exit_code.is_some_and(|c| c != 0) {
+            // The failed run already saved why its changes stay (`failed_warning`).
+            cx.log(format!("warning: {}", failed_warning()));
+            return Ok(());
+        }
         let Some(down) = self.env.migrations_down_command.clone() else {
             let warning = no_down_warning(&app.command);
             cx.log(format!("warning: {warning}"));

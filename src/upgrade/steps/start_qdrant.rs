@@ -32,6 +32,12 @@ pub struct QdrantOutput {
     pub endpoint: Option<String>,
     pub collections: Option<Vec<String>>,
     pub ready_ms: Option<u64>,
+    /// The volume this step's container mounts, and whether this step created it (journaled
+    /// before the create): undo removes it only then, and only if qdrant holds no collection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    #[serde(default)]
+    pub volume_created: bool,
 }
 
 pub struct StartQdrant {
@@ -115,12 +121,20 @@ impl Step for StartQdrant {
                     .await
                     .context("looking for qdrant")?
                     .is_none();
+                let volume = e.edit.qdrant_volume.clone();
+                let volume_created = created
+                    && !docker
+                        .volume_exists(&self.env.project, &volume)
+                        .await
+                        .context("looking for qdrant's volume")?;
                 QdrantOutput {
                     container: name.clone(),
                     created,
                     endpoint: None,
                     collections: None,
                     ready_ms: None,
+                    volume: Some(volume),
+                    volume_created,
                 }
             }
         };
@@ -175,6 +189,7 @@ impl Step for StartQdrant {
             return Ok(());
         }
         let docker = self.env.docker().await?;
+        let keep_volume = self.volume_holds_data(&out).await;
         docker
             .stop(&out.container, self.env.stop_timeout)
             .await
@@ -184,7 +199,43 @@ impl Step for StartQdrant {
             .remove(&out.container, false)
             .await
             .context("removing qdrant")?;
-        cx.log(format!("{} removed; its volume is kept", out.container));
+        match (&out.volume, out.volume_created, keep_volume) {
+            (Some(v), true, None) => {
+                let full = docker
+                    .remove_volume(&self.env.project, v)
+                    .await
+                    .context("removing qdrant's volume")?;
+                cx.log(format!(
+                    "{} removed, and its volume {full} (created by this run, no collection)",
+                    out.container
+                ));
+            }
+            (Some(_), true, Some(why)) => cx.log(format!(
+                "{} removed; its volume is kept: {why}",
+                out.container
+            )),
+            _ => cx.log(format!(
+                "{} removed; its volume existed before: kept",
+                out.container
+            )),
+        }
         Ok(())
+    }
+}
+
+impl StartQdrant {
+    /// Why the volume this run created must be kept (qdrant holds collections, or cannot
+    /// tell), or None when it may go: qdrant never answered ready in this run (nothing could
+    /// write to it), or it answers with no collection.
+    async fn volume_holds_data(&self, out: &QdrantOutput) -> Option<String> {
+        let base = out.endpoint.as_ref()?;
+        let http = HttpClient::new(Duration::from_secs(3));
+        match http.qdrant_collections(base).await {
+            Ok(c) if c.names.is_empty() => None,
+            Ok(c) => Some(format!("it holds collection(s) {}", c.names.join(", "))),
+            Err(e) => Some(format!(
+                "cannot tell whether it holds collections ({e}); remove it by hand if not"
+            )),
+        }
     }
 }
