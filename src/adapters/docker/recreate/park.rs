@@ -195,8 +195,11 @@ impl DockerClient {
     }
 
     /// The containers Compose knows as the old container's service (project and service from
-    /// its journaled labels), as (id, image id, running).
-    pub async fn service_of_old(&self, plan: &RecreatePlan) -> Result<Vec<(String, String, bool)>> {
+    /// its journaled labels), as (id, name, image id, running).
+    pub async fn service_of_old(
+        &self,
+        plan: &RecreatePlan,
+    ) -> Result<Vec<(String, String, String, bool)>> {
         let l = plan
             .old_config
             .as_ref()
@@ -212,7 +215,7 @@ impl DockerClient {
             .into_iter()
             .map(|c| {
                 let running = c.is_running();
-                (c.id, c.image_id, running)
+                (c.id, c.name, c.image_id, running)
             })
             .collect())
     }
@@ -229,7 +232,7 @@ impl DockerClient {
         if let Some(p) = self.parked(plan).await? {
             sources.push(p.config.and_then(|c| c.env).unwrap_or_default());
         }
-        for (id, _, _) in self.service_of_old(plan).await? {
+        for (id, _, _, _) in self.service_of_old(plan).await? {
             if let Some(c) = self.try_inspect(&id).await? {
                 sources.push(c.config.and_then(|c| c.env).unwrap_or_default());
             }

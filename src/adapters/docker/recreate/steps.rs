@@ -38,13 +38,13 @@ impl DockerClient {
             (c.id.unwrap_or_default(), r)
         });
         let mut restored = None;
-        for (id, image_id, run) in self.service_of_old(plan).await? {
+        for (id, name, image_id, run) in self.service_of_old(plan).await? {
             if id == plan.old_id {
                 continue;
             }
             if !plan.old_image_id.is_empty() && image_id == plan.old_image_id {
                 restored = Some(id);
-            } else if new.is_none() {
+            } else if new.is_none() && is_new(plan, &name, &image_id) {
                 new = Some((id, run));
             }
         }
@@ -163,19 +163,20 @@ impl DockerClient {
         let service = self.service_of_old(plan).await?;
         let restored = service
             .iter()
-            .find(|(id, image_id, _)| {
+            .find(|(id, _, image_id, _)| {
                 *id != plan.old_id
                     && !plan.old_image_id.is_empty()
                     && *image_id == plan.old_image_id
             })
-            .map(|(id, _, _)| id.clone());
+            .map(|(id, _, _, _)| id.clone());
         // Read before the replacement goes: it may be the only holder of the secrets.
         let env = match (&original, &restored) {
             (None, None) => Some(self.old_env(plan).await?),
             _ => None,
         };
-        for (id, _, _) in &service {
-            if *id == plan.old_id || Some(id) == restored.as_ref() {
+        for (id, name, image_id, _) in &service {
+            if *id == plan.old_id || Some(id) == restored.as_ref() || !is_new(plan, name, image_id)
+            {
                 continue;
             }
             self.stop(id, stop_timeout).await?;
@@ -262,6 +263,15 @@ impl DockerClient {
             })
             .collect()
     }
+}
+
+/// A container of the service that is the new server: on the target image, or holding the
+/// service's container name on another image than the old one. (Only these are removed on
+/// undo: the service's labels alone may be shared by a stranger's container.)
+fn is_new(plan: &RecreatePlan, name: &str, image_id: &str) -> bool {
+    let not_old = plan.old_image_id.is_empty() || image_id != plan.old_image_id;
+    (!plan.new_image_id.is_empty() && image_id == plan.new_image_id)
+        || (name == plan.name && not_old)
 }
 
 fn running(c: &Option<bollard::models::ContainerInspectResponse>) -> bool {
