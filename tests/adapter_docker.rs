@@ -364,13 +364,30 @@ async fn recreate_preserves_settings_and_every_step_is_idempotent() {
         c.finalize_recreate(&plan).await.unwrap();
     }
     assert!(c.try_inspect(&plan.old_id).await.unwrap().is_none());
+    // The journal alone brings the old container back (what the fast rollback does once the
+    // parked copy is gone): on the old image, with its own labels (Compose's config hash),
+    // secrets, restart policy and volumes, the anonymous one by name.
+    let id = c.restore_old(&plan, Duration::from_secs(1)).await.unwrap();
+    assert_ne!(id, old_id);
+    let back = c.inspect(&name).await.unwrap();
+    let bc = back.config.clone().unwrap();
+    assert_eq!(bc.image.as_deref(), Some(img1.as_str()));
+    assert_eq!(bc.labels, oc.labels, "labels as before, nothing added");
     assert!(
-        c.restore_old(&plan, Duration::from_secs(1))
-            .await
-            .unwrap_err()
-            .to_string()
-            .contains("backup restore")
+        bc.env
+            .unwrap()
+            .contains(&"POSTGRES_PASSWORD=s3cret".to_string())
     );
+    assert_eq!(
+        back.host_config.clone().unwrap().restart_policy,
+        oh.restart_policy
+    );
+    assert_eq!(mount_names(&old), mount_names(&back));
+    let r = c
+        .exec_output(&name, &ExecSpec::new(["cat", "/data/f", "/anon/f"]))
+        .await
+        .unwrap();
+    assert_eq!(r.stdout_str(), "keep\nanon\n");
 }
 
 #[tokio::test(flavor = "multi_thread")]

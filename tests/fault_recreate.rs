@@ -111,11 +111,9 @@ async fn a_new_image_that_fails_is_rolled_back() {
     let said = text(&out);
     assert_eq!(out.status.code(), Some(3), "{said}");
     assert!(said.contains("cutover rollback"), "says what to do: {said}");
-    assert!(
-        World::of(&stack)
-            .containers
-            .iter()
-            .any(|c| c.contains("cutover-old")),
+    assert_eq!(
+        crate::support::cutover::parked(stack.project()).len(),
+        1,
         "old container parked, not undone"
     );
     assert_no_lock(&stack);

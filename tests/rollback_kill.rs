@@ -86,17 +86,17 @@ async fn assert_upgraded(stack: &Stack, start: &Fingerprint, what: &str) {
         c.contains(&format!("{p}-postgres {AFTER} running")),
         "{what}: {c:?}"
     );
+    let parked = support::cutover::parked(p);
     assert!(
-        c.iter()
-            .any(|l| l.contains("-cutover-old-") && l.ends_with("exited")),
-        "{what}: {c:?}"
+        parked.len() == 1 && parked[0].contains("-cutover-old-"),
+        "{what}: {parked:?}"
     );
     assert!(
         c.iter()
             .any(|l| l.contains("qdrant") && l.ends_with("running")),
         "{what}: {c:?}"
     );
-    assert_eq!(c.len(), 5, "{what}: no other container: {c:?}");
+    assert_eq!(c.len(), 4, "{what}: no other container: {c:?}");
     assert!(has_vector(stack).await, "{what}: vector missing");
     assert_data_kept(stack, start, what).await;
     assert_no_lock(stack.dir(), what);

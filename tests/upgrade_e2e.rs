@@ -104,10 +104,10 @@ async fn a_seeded_stack_is_upgraded() {
     assert_eq!(image, format!("{AFTER} true"));
     let volume_after = docker(&["inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", &pg]);
     assert_eq!(volume_before, volume_after);
-    assert!(
-        containers(stack.project())
-            .iter()
-            .any(|c| c.contains("cutover-old"))
+    assert_eq!(
+        support::cutover::parked(stack.project()).len(),
+        1,
+        "the old container is parked"
     );
 
     let db = stack.connect().await;

@@ -10,6 +10,7 @@
 //! `cutover finalize`, so a failure anywhere rolls back to the old stack.
 
 pub mod backend_health;
+pub mod compose_up;
 pub mod env;
 pub mod facts;
 pub mod finalize;

@@ -62,6 +62,11 @@ fn steps(env: Arc<UpgradeEnv>, config: &Config) -> Vec<Arc<dyn Step>> {
     }
     v.extend::<[Arc<dyn Step>; 14]>([
         Arc::new(pull_images::PullImages { env: e() }),
+        // The file names the new image from here on while the old container runs: nothing
+        // runs `up` on postgres before recreate-postgres; the edit's undo restores the bytes.
+        Arc::new(edit_compose::EditCompose { env: e() }),
+        // Before the writers stop: a port conflict then costs no downtime.
+        Arc::new(start_qdrant::StartQdrant { env: e() }),
         Arc::new(stop_writers::StopWriters { env: e() }),
         Arc::new(backup::Backup { env: e() }),
         Arc::new(checkpoint::Checkpoint { env: e() }),
@@ -69,8 +74,6 @@ fn steps(env: Arc<UpgradeEnv>, config: &Config) -> Vec<Arc<dyn Step>> {
         Arc::new(postgres_ready::PostgresReady { env: e() }),
         Arc::new(collation::Collation { env: e() }),
         Arc::new(vector_extension::VectorExtension { env: e() }),
-        Arc::new(edit_compose::EditCompose { env: e() }),
-        Arc::new(start_qdrant::StartQdrant { env: e() }),
         Arc::new(migrations::Migrations { env: e() }),
         Arc::new(verify_data::VerifyData { env: e() }),
         Arc::new(start_writers::StartWriters { env: e() }),

@@ -78,10 +78,10 @@ pub async fn as_recreated(env: &UpgradeEnv, cx: &StepContext) -> Result<(), Step
         .recreate_state(plan)
         .await
         .context("observing the recreate")?;
-    if state.old_name.is_none() {
+    if !state.restorable {
         return Err(StepError::new(format!(
-            "the old postgres container {} ({}) no longer exists; the fast rollback is impossible: \
-             `cutover rollback --disaster --yes` restores the backup",
+            "the old postgres container {} ({}) no longer exists and its image is gone; the fast \
+             rollback is impossible: `cutover rollback --disaster --yes` restores the backup",
             plan.old_kept_name,
             short(&plan.old_id)
         )));
@@ -93,7 +93,8 @@ pub async fn as_recreated(env: &UpgradeEnv, cx: &StepContext) -> Result<(), Step
     {
         let id = c.id.clone().unwrap_or_default();
         let image = c.config.and_then(|c| c.image).unwrap_or_default();
-        let ours = state.new_id.as_deref() == Some(id.as_str());
+        let ours = state.new_id.as_deref() == Some(id.as_str())
+            || state.restored_id.as_deref() == Some(id.as_str());
         if id != plan.old_id && !ours {
             return Err(StepError::new(format!(
                 "{} is now container {} on {image}, which cutover did not create",
@@ -101,7 +102,7 @@ pub async fn as_recreated(env: &UpgradeEnv, cx: &StepContext) -> Result<(), Step
                 short(&id)
             )));
         }
-        if ours && image != plan.new_image {
+        if state.new_id.as_deref() == Some(id.as_str()) && image != plan.new_image {
             return Err(StepError::new(format!(
                 "{} runs {image}; the journal has {}",
                 plan.name, plan.new_image

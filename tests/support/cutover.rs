@@ -153,6 +153,24 @@ pub fn services(project: &str) -> Vec<String> {
     project_ps(project, "{{.Names}} {{.Image}} {{.State}}")
 }
 
+/// "name image state" of cutover's parked old postgres containers of the project: they carry
+/// no Compose label on purpose (Compose must not see them), only `io.cutover.project`.
+pub fn parked(project: &str) -> Vec<String> {
+    let mut v: Vec<String> = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=io.cutover.project={project}"),
+        "--format",
+        "{{.Names}} {{.Image}} {{.State}}",
+    ])
+    .lines()
+    .map(String::from)
+    .collect();
+    v.sort();
+    v
+}
+
 /// Whether `vector` is installed in the stack's database.
 pub async fn has_vector(stack: &Stack) -> bool {
     stack

@@ -110,10 +110,10 @@ pub async fn restore_backup(
     let docker = env.docker().await?;
     let plan = &out.plan;
     if docker
-        .try_inspect(&plan.old_id)
+        .recreate_state(plan)
         .await
         .context("looking for the kept old container")?
-        .is_some()
+        .restorable
     {
         docker
             .restore_old(plan, env.stop_timeout)

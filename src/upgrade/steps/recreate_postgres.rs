@@ -1,7 +1,11 @@
 //! Action `recreate-postgres`: replace the postgres container with one on the target image, on
-//! the same data volume, networks, name and settings. The old container is stopped and parked
-//! under another name, never removed (that is `cutover finalize`), so undo is fast and lossless:
-//! remove the new one, give the old one its name back and start it.
+//! the same data volume. The old container's configuration is journaled and its image tagged
+//! (kept until `cutover finalize`); once stopped it is replaced by a parked placeholder that
+//! Compose does not see and that refuses to start (see adapters/docker/recreate/park.rs). The
+//! Compose tool then creates the new container from the edited file (`up -d --no-deps
+//! --no-build`), after a check that no running container mounts the data volume, so the
+//! operator's own `docker compose up -d` later finds nothing to change. Undo is fast and
+//! lossless: remove the new one, re-create the old one from the journal, start it.
 //!
 //! Database downtime starts when the stop is issued; the instant is journaled with the plan
 //! before the stop, so a resumed run keeps the original figure.
@@ -14,11 +18,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::engine::EngineOutput;
 use super::start_writers::WindowOutput;
 use super::{meta, now};
 use crate::adapters::docker::RecreatePlan;
 use crate::adapters::postgres::{self, WalPosition};
 use crate::engine::{Finish, Step, StepContext, StepError};
+use crate::upgrade::compose_up;
 use crate::upgrade::env::UpgradeEnv;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +42,41 @@ pub struct RecreateOutput {
     /// Disaster rollback: the databases of the restore-and-swap (`crate::upgrade::rollback`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disaster: Option<crate::upgrade::rollback::disaster::Swap>,
+    /// The single-server check before the new server started on the data volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_check: Option<String>,
+}
+
+/// `cutover-keep/<project>:<run>`, in the characters a Docker reference allows.
+pub fn keep_tag(project: &str, run_dir: &std::path::Path) -> String {
+    let clean = |s: &str, extra: &[char]| -> String {
+        s.chars()
+            .map(|c| c.to_ascii_lowercase())
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || extra.contains(&c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect::<String>()
+            .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+            .to_string()
+    };
+    let run = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let mut tag = clean(&run, &['_', '.', '-']);
+    tag.truncate(128);
+    if tag.is_empty() {
+        tag = "run".into();
+    }
+    let mut repo = clean(project, &['_', '.', '-']);
+    if repo.is_empty() {
+        repo = "stack".into();
+    }
+    format!("cutover-keep/{repo}:{tag}")
 }
 
 pub struct RecreatePostgres {
@@ -79,46 +120,90 @@ impl Step for RecreatePostgres {
 
     async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
         let docker = self.env.docker().await?;
+        // Checked before anything stops: without the tool the new container cannot be made.
+        let tool = compose_up::required(
+            cx.output_of::<EngineOutput>("engine")
+                .and_then(|e| e.compose_tool),
+        )?;
         let out = match cx.output::<RecreateOutput>() {
             Some(o) => o,
             None => {
                 let name = self.env.postgres_container().await?;
-                let plan = docker
+                let mut plan = docker
                     .plan_recreate(&name, &self.env.target_image)
                     .await
                     .context("planning the recreate")?;
+                plan.keep_tag = Some(keep_tag(&self.env.project, cx.run_dir()));
                 let o = RecreateOutput {
                     plan,
                     stop_issued_at: now(),
                     wal_before_undo: None,
                     resumed: None,
                     disaster: None,
+                    volume_check: None,
                 };
+                // Journaled before anything changes: the old container's configuration is
+                // what the fast rollback re-creates it from.
                 cx.save_output(&o)?;
                 o
             }
         };
-        let plan = &out.plan;
+        let mut out = out;
+        let plan = out.plan.clone();
+        docker
+            .keep_old_image(&plan)
+            .await
+            .context("keeping the old image")?;
+        if let Some(t) = &plan.keep_tag {
+            cx.log(format!("old image kept as {t} until `cutover finalize`"));
+        }
         cx.log(format!("stopping {} ({})", plan.name, plan.old_image));
         docker
-            .stop_old(plan, self.env.stop_timeout)
+            .stop_old(&plan, self.env.stop_timeout)
             .await
             .context("stopping the old postgres")?;
         docker
-            .rename_old(plan)
+            .park_old(&plan)
             .await
             .context("parking the old container")?;
-        cx.log(format!("old container parked as {}", plan.old_kept_name));
-        let id = docker
-            .create_new(plan)
-            .await
-            .context("creating the new container")?;
-        docker
-            .start_new(plan)
-            .await
-            .context("starting the new container")?;
         cx.log(format!(
-            "{} started on {} ({})",
+            "old container parked as {} (no Compose labels, restart policy no; it refuses to              start)",
+            plan.old_kept_name
+        ));
+        docker
+            .guard_single_server(&plan, &[])
+            .await
+            .context("checking the data volume")?;
+        let checked = format!(
+            "no running container mounts {} before the new server starts",
+            plan.data_volumes.join(", ")
+        );
+        cx.log(checked.clone());
+        out.volume_check = Some(checked);
+        cx.save_output(&out)?;
+        let said = compose_up::up_service(
+            &tool,
+            &self.env.compose_file,
+            &self.env.project,
+            &self.env.postgres_service,
+        )
+        .await
+        .context("creating the new postgres with Compose")?;
+        for l in said.lines().filter(|l| !l.trim().is_empty()) {
+            cx.log(l.to_string());
+        }
+        let state = docker
+            .recreate_state(&plan)
+            .await
+            .context("finding the new postgres container")?;
+        let Some(id) = state.new_id.filter(|_| state.new_running) else {
+            return Err(StepError::new(format!(
+                "Compose reported success but no running container of service {} is on {}",
+                self.env.postgres_service, plan.new_image
+            )));
+        };
+        cx.log(format!(
+            "{} started on {} by Compose ({})",
             plan.name,
             plan.new_image,
             &id[..id.len().min(12)]
@@ -165,13 +250,30 @@ impl Step for RecreatePostgres {
                 }
             }
         }
-        docker
+        let parked = docker.parked(&out.plan).await.ok().flatten().is_some();
+        let original = docker
+            .try_inspect(&out.plan.old_id)
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+        let id = docker
             .restore_old(&out.plan, self.env.stop_timeout)
             .await
             .context("restoring the old postgres container")?;
+        let how = if original {
+            "the original container"
+        } else if parked {
+            "re-created from the journal"
+        } else {
+            "re-created from the journal; the parked copy was gone"
+        };
         cx.log(format!(
-            "{} is the old container again ({})",
-            out.plan.name, out.plan.old_image
+            "{} is the old container again ({}, {how}, {}); no other running container mounts \
+             its data volume",
+            out.plan.name,
+            out.plan.old_image,
+            &id[..id.len().min(12)]
         ));
         // The writers start right after this undo: let them find a database that answers.
         if out.plan.old_was_running {

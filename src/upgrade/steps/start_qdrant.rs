@@ -1,6 +1,7 @@
-//! Action `start-qdrant`: create and start the qdrant service's container exactly as the edited
-//! compose file describes it (Compose's labels, `<project>_qdrant_data` volume, postgres's
-//! network, the same ports and healthcheck), then wait for Qdrant's real `/readyz` and read
+//! Action `start-qdrant`: let the Compose tool create and start the qdrant service from the
+//! edited compose file (`up -d --no-deps --no-build qdrant`, so a later `docker compose up -d`
+//! finds it up to date), before the writers stop: qdrant does not need the new postgres, and a
+//! failure here (a taken host port) then costs no downtime. Then wait for Qdrant's real `/readyz` and read
 //! `/collections`, through the address the engine reports (the guide's `curl
 //! localhost:6333/health` is neither the right endpoint nor the right address, defect 7).
 //!
@@ -11,18 +12,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_trait::async_trait;
-use bollard::models::HealthConfig;
 use serde::{Deserialize, Serialize};
 
-use super::discover::Discovery;
 use super::edit_compose::EditOutput;
+use super::engine::EngineOutput;
 use super::{earlier, meta};
-use crate::adapters::docker::{ServicePort, ServiceSpec, ServiceVolume};
 use crate::adapters::http::HttpClient;
 use crate::engine::{Finish, Step, StepContext, StepError};
+use crate::upgrade::compose_up;
 use crate::upgrade::env::UpgradeEnv;
-
-const NS: i64 = 1_000_000_000;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QdrantOutput {
@@ -42,46 +40,6 @@ pub struct QdrantOutput {
 
 pub struct StartQdrant {
     pub env: Arc<UpgradeEnv>,
-}
-
-impl StartQdrant {
-    fn spec(&self, d: &Discovery, e: &EditOutput) -> ServiceSpec {
-        let edit = &e.edit;
-        ServiceSpec {
-            project: self.env.project.clone(),
-            service: edit.qdrant_service.clone(),
-            image: edit.qdrant_image.clone(),
-            env: Vec::new(),
-            command: None,
-            volumes: vec![ServiceVolume {
-                name: edit.qdrant_volume.clone(),
-                target: "/qdrant/storage".into(),
-                read_only: false,
-            }],
-            // The file says "HOST:CONTAINER", which Compose binds on every interface.
-            ports: edit
-                .qdrant_ports
-                .iter()
-                .map(|p| ServicePort {
-                    container: p.container,
-                    host: Some(p.host),
-                    host_ip: Some("0.0.0.0".into()),
-                })
-                .collect(),
-            network: d.network.clone(),
-            healthcheck: Some(HealthConfig {
-                test: Some(edit.qdrant_healthcheck.clone()),
-                interval: Some(10 * NS),
-                timeout: Some(5 * NS),
-                retries: Some(5),
-                start_period: Some(10 * NS),
-                ..Default::default()
-            }),
-            restart: d.restart.clone(),
-            container_name: None,
-            compose_version: d.compose_version.clone(),
-        }
-    }
 }
 
 #[async_trait]
@@ -108,28 +66,30 @@ impl Step for StartQdrant {
     }
 
     async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
-        let d: Discovery = earlier(cx, "discover")?;
         let e: EditOutput = earlier(cx, "edit-compose")?;
+        let tool = compose_up::required(
+            cx.output_of::<EngineOutput>("engine")
+                .and_then(|e| e.compose_tool),
+        )?;
         let docker = self.env.docker().await?;
-        let spec = self.spec(&d, &e);
-        let name = spec.container_name();
+        let service = e.edit.qdrant_service.clone();
         let mut out = match cx.output::<QdrantOutput>() {
             Some(o) => o,
             None => {
-                let created = docker
-                    .try_inspect(&name)
+                let existing = self
+                    .env
+                    .service_container(&service)
                     .await
-                    .context("looking for qdrant")?
-                    .is_none();
+                    .context("looking for qdrant")?;
                 let volume = e.edit.qdrant_volume.clone();
-                let volume_created = created
+                let volume_created = existing.is_none()
                     && !docker
                         .volume_exists(&self.env.project, &volume)
                         .await
                         .context("looking for qdrant's volume")?;
                 QdrantOutput {
-                    container: name.clone(),
-                    created,
+                    container: existing.clone().unwrap_or_default(),
+                    created: existing.is_none(),
                     endpoint: None,
                     collections: None,
                     ready_ms: None,
@@ -139,11 +99,25 @@ impl Step for StartQdrant {
             }
         };
         cx.save_output(&out)?;
-        docker
-            .create_service(&spec)
+        let said =
+            compose_up::up_service(&tool, &self.env.compose_file, &self.env.project, &service)
+                .await
+                .context("starting qdrant with Compose")?;
+        for l in said.lines().filter(|l| !l.trim().is_empty()) {
+            cx.log(l.to_string());
+        }
+        let name = self
+            .env
+            .service_container(&service)
             .await
-            .context("creating qdrant")?;
-        docker.start(&name).await.context("starting qdrant")?;
+            .context("looking for qdrant")?
+            .ok_or_else(|| {
+                StepError::new(format!(
+                    "Compose reported success but service {service} has no container"
+                ))
+            })?;
+        out.container = name.clone();
+        cx.save_output(&out)?;
         let ep = docker
             .resolve_endpoint(&name, 6333)
             .await
@@ -190,15 +164,36 @@ impl Step for StartQdrant {
         }
         let docker = self.env.docker().await?;
         let keep_volume = self.volume_holds_data(&out).await;
-        docker
-            .stop(&out.container, self.env.stop_timeout)
+        // Created by Compose: found by its labels (a crash may have come before the name was
+        // journaled).
+        let service = cx
+            .output_of::<EditOutput>("edit-compose")
+            .map(|e| e.edit.qdrant_service)
+            .unwrap_or_else(|| "qdrant".into());
+        let mut out = out;
+        if let Some(n) = self
+            .env
+            .service_container(&service)
             .await
-            .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
-            .context("stopping qdrant")?;
-        docker
-            .remove(&out.container, false)
-            .await
-            .context("removing qdrant")?;
+            .context("looking for qdrant")?
+        {
+            out.container = n;
+        }
+        // Compose may have failed after creating the volume and before the container.
+        if out.container.is_empty() {
+            cx.log("qdrant's container was not created");
+            out.container = format!("{service} (no container)");
+        } else {
+            docker
+                .stop(&out.container, self.env.stop_timeout)
+                .await
+                .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
+                .context("stopping qdrant")?;
+            docker
+                .remove(&out.container, false)
+                .await
+                .context("removing qdrant")?;
+        }
         match (&out.volume, out.volume_created, keep_volume) {
             (Some(v), true, None) => {
                 let full = docker

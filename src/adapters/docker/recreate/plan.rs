@@ -33,6 +33,20 @@ pub struct RecreatePlan {
     pub create: ContainerCreateBody,
     /// Networks beyond the first, connected after create (API 1.41 allows one at create).
     pub extra_networks: HashMap<String, EndpointSettings>,
+    /// The old container exactly as it was (Compose's labels, restart policy, mounts, env with
+    /// secrets masked), so the fast rollback can re-create it from the journal alone when the
+    /// parked copy is gone. None in journals written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_config: Option<ContainerCreateBody>,
+    #[serde(default)]
+    pub old_image_id: String,
+    /// A tag on the old image (`cutover-keep/<project>:<run>`) so `docker image prune -a`
+    /// cannot remove what the fast rollback needs; `cutover finalize` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_tag: Option<String>,
+    /// Named volumes the old container mounts: no second server may run on them.
+    #[serde(default)]
+    pub data_volumes: Vec<String>,
 }
 
 impl DockerClient {
@@ -116,6 +130,7 @@ pub fn build_plan(
         .clone()
         .filter(|h| Some(h) != old_image.healthcheck.as_ref());
 
+    let old_config = exact_body(c, &cfg, &create_net, short);
     let create = ContainerCreateBody {
         image: Some(new_image.to_string()),
         // Docker defaults the hostname to the short id; carry only a chosen one.
@@ -154,7 +169,63 @@ pub fn build_plan(
         old_was_running: c.state.as_ref().and_then(|s| s.running).unwrap_or(false),
         create,
         extra_networks,
+        old_config: Some(old_config),
+        old_image_id: c.image.clone().unwrap_or_default(),
+        keep_tag: None,
+        data_volumes: c
+            .mounts
+            .iter()
+            .flatten()
+            .filter(|m| m.typ.as_deref() == Some("volume"))
+            .filter_map(|m| m.name.clone())
+            .collect(),
     })
+}
+
+/// The old container's own create body, nothing filtered (it goes back on the same image):
+/// every label (Compose's config hash among them, so Compose sees its own container again),
+/// the restart policy, mounts (anonymous volumes bound by name), the first network; secret env
+/// values masked for the journal.
+fn exact_body(
+    c: &ContainerInspectResponse,
+    cfg: &bollard::models::ContainerConfig,
+    net: &Option<NetworkingConfig>,
+    short: &str,
+) -> ContainerCreateBody {
+    let mut host = c.host_config.clone().unwrap_or_default();
+    add_unlisted_volumes(c, &mut host);
+    let env = cfg
+        .env
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if is_secret_name(k) => format!("{k}=***"),
+            _ => kv,
+        })
+        .collect();
+    ContainerCreateBody {
+        image: cfg.image.clone(),
+        hostname: cfg.hostname.clone().filter(|h| !h.is_empty() && h != short),
+        domainname: cfg.domainname.clone().filter(|d| !d.is_empty()),
+        user: cfg.user.clone().filter(|s| !s.is_empty()),
+        working_dir: cfg.working_dir.clone().filter(|s| !s.is_empty()),
+        env: Some(env),
+        cmd: cfg.cmd.clone(),
+        entrypoint: cfg.entrypoint.clone(),
+        exposed_ports: cfg.exposed_ports.clone(),
+        tty: cfg.tty,
+        open_stdin: cfg.open_stdin,
+        stdin_once: cfg.stdin_once,
+        labels: cfg.labels.clone(),
+        stop_signal: cfg.stop_signal.clone().filter(|s| !s.is_empty()),
+        stop_timeout: cfg.stop_timeout,
+        healthcheck: cfg.healthcheck.clone(),
+        volumes: cfg.volumes.clone(),
+        host_config: Some(host),
+        networking_config: net.clone(),
+        ..Default::default()
+    }
 }
 
 /// Anonymous volumes (image VOLUME without an explicit mount) would be replaced by fresh empty

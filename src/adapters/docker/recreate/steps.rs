@@ -16,27 +16,48 @@ use super::plan::RecreatePlan;
 /// Where a recreate stands, as observed on the engine.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RecreateState {
-    /// The old container's current name; `None` if it no longer exists.
+    /// The original old container's current name; `None` once it was parked (removed).
     pub old_name: Option<String>,
     pub old_running: bool,
-    /// The replacement's id, if created.
+    /// The replacement's id: the service's container on another image than the old one.
     pub new_id: Option<String>,
     pub new_running: bool,
+    /// A container of the service on the old image that a rollback re-created.
+    pub restored_id: Option<String>,
+    /// The fast rollback can bring the old container back: it exists, or the journal holds
+    /// its configuration and the old image is present.
+    pub restorable: bool,
 }
 
 impl DockerClient {
     /// Observes the engine for `plan`.
     pub async fn recreate_state(&self, plan: &RecreatePlan) -> Result<RecreateState> {
         let old = self.try_inspect(&plan.old_id).await?;
-        let new = self.replacement_of(plan).await?;
+        let mut new = self.replacement_of(plan).await?.map(|c| {
+            let r = running(&Some(c.clone()));
+            (c.id.unwrap_or_default(), r)
+        });
+        let mut restored = None;
+        for (id, name, image_id, run) in self.service_of_old(plan).await? {
+            if id == plan.old_id {
+                continue;
+            }
+            if !plan.old_image_id.is_empty() && image_id == plan.old_image_id {
+                restored = Some(id);
+            } else if new.is_none() && is_new(plan, &name, &image_id) {
+                new = Some((id, run));
+            }
+        }
+        let restorable = old.is_some()
+            || restored.is_some()
+            || (plan.old_config.is_some() && self.old_image_ref(plan).await?.is_some());
         Ok(RecreateState {
-            old_name: old
-                .as_ref()
-                .and_then(|c| c.name.clone())
-                .map(|n| n.trim_start_matches('/').to_string()),
+            old_name: old.as_ref().map(name_of),
             old_running: running(&old),
-            new_id: new.as_ref().and_then(|c| c.id.clone()),
-            new_running: running(&new),
+            new_id: new.as_ref().map(|(id, _)| id.clone()),
+            new_running: new.is_some_and(|(_, r)| r),
+            restored_id: restored,
+            restorable,
         })
     }
 
@@ -98,7 +119,7 @@ impl DockerClient {
     }
 
     /// Connects the replacement to the plan's other networks it is not on yet.
-    async fn connect_extra_networks(
+    pub(super) async fn connect_extra_networks(
         &self,
         id: &str,
         plan: &RecreatePlan,
@@ -130,34 +151,70 @@ impl DockerClient {
         self.start(c.id.as_deref().unwrap_or_default()).await
     }
 
-    /// The inverse of the whole recreate: removes the replacement (if any), gives the old
-    /// container its name back and starts it if it was running before. Safe to repeat.
-    pub async fn restore_old(&self, plan: &RecreatePlan, stop_timeout: Duration) -> Result<()> {
+    /// The inverse of the whole recreate; returns the old container's id (a new one when it
+    /// had to be re-created). Removes the replacement (whoever created it: Compose or an older
+    /// cutover), then brings the old container back under its name: the original if it still
+    /// exists, else re-created from the journal on the old image (exact labels, so Compose
+    /// sees its own container again). It starts it, if it ran before, only when no other
+    /// running container mounts the data volume. Removes the parked placeholder and the keep
+    /// tag. Safe to repeat.
+    pub async fn restore_old(&self, plan: &RecreatePlan, stop_timeout: Duration) -> Result<String> {
+        let original = self.try_inspect(&plan.old_id).await?;
+        let service = self.service_of_old(plan).await?;
+        let restored = service
+            .iter()
+            .find(|(id, _, image_id, _)| {
+                *id != plan.old_id
+                    && !plan.old_image_id.is_empty()
+                    && *image_id == plan.old_image_id
+            })
+            .map(|(id, _, _, _)| id.clone());
+        // Read before the replacement goes: it may be the only holder of the secrets.
+        let env = match (&original, &restored) {
+            (None, None) => Some(self.old_env(plan).await?),
+            _ => None,
+        };
+        for (id, name, image_id, _) in &service {
+            if *id == plan.old_id || Some(id) == restored.as_ref() || !is_new(plan, name, image_id)
+            {
+                continue;
+            }
+            self.stop(id, stop_timeout).await?;
+            self.remove(id, false).await?;
+        }
         if let Some(new) = self.replacement_of(plan).await? {
             let id = new.id.unwrap_or_default();
             self.stop(&id, stop_timeout).await?;
             self.remove(&id, false).await?;
         }
-        let old = self.inspect(&plan.old_id).await.map_err(|e| match e {
-            DockerError::NotFound { .. } => DockerError::Invalid(format!(
-                "the old container {} ({}) is gone: it was finalized or removed by hand, so it \
-                 cannot be restored; use the backup restore path",
-                plan.old_kept_name,
-                &plan.old_id[..plan.old_id.len().min(12)]
-            )),
-            other => other,
-        })?;
-        if name_of(&old) != plan.name {
-            self.rename(&plan.old_id, &plan.name).await?;
-        }
+        let id = match (original, restored, env) {
+            (Some(old), _, _) => {
+                if name_of(&old) != plan.name {
+                    self.rename(&plan.old_id, &plan.name).await?;
+                }
+                plan.old_id.clone()
+            }
+            (None, Some(id), _) => id,
+            (None, None, Some(env)) => self.recreate_old_from_journal(plan, env).await?,
+            (None, None, None) => unreachable!("env is read when neither container exists"),
+        };
         if plan.old_was_running {
-            self.start(&plan.old_id).await?;
+            self.guard_single_server(plan, std::slice::from_ref(&id))
+                .await?;
+            self.start(&id).await?;
         }
-        Ok(())
+        if let Some(p) = self.parked(plan).await? {
+            self.remove(p.id.as_deref().unwrap_or_default(), false)
+                .await?;
+        }
+        self.release_old_image(plan).await?;
+        Ok(id)
     }
 
-    /// Makes the recreate permanent: removes the parked old container (its volumes stay).
-    pub async fn finalize_recreate(&self, plan: &RecreatePlan) -> Result<()> {
+    /// Makes the recreate permanent: removes the parked placeholder (or, from an older
+    /// cutover, the renamed old container; volumes stay) and the keep tag. Returns false when
+    /// the old image was already gone (someone removed it; the fast rollback was impossible).
+    pub async fn finalize_recreate(&self, plan: &RecreatePlan) -> Result<bool> {
         if let Some(old) = self.try_inspect(&plan.old_id).await?
             && name_of(&old) == plan.name
         {
@@ -166,7 +223,14 @@ impl DockerClient {
                 plan.name
             )));
         }
-        self.remove(&plan.old_id, false).await
+        self.remove(&plan.old_id, false).await?;
+        if let Some(p) = self.parked(plan).await? {
+            self.remove(p.id.as_deref().unwrap_or_default(), false)
+                .await?;
+        }
+        let present = self.old_image_ref(plan).await?.is_some();
+        self.release_old_image(plan).await?;
+        Ok(present)
     }
 
     async fn replacement_of(
@@ -201,6 +265,15 @@ impl DockerClient {
     }
 }
 
+/// A container of the service that is the new server: on the target image, or holding the
+/// service's container name on another image than the old one. (Only these are removed on
+/// undo: the service's labels alone may be shared by a stranger's container.)
+fn is_new(plan: &RecreatePlan, name: &str, image_id: &str) -> bool {
+    let not_old = plan.old_image_id.is_empty() || image_id != plan.old_image_id;
+    (!plan.new_image_id.is_empty() && image_id == plan.new_image_id)
+        || (name == plan.name && not_old)
+}
+
 fn running(c: &Option<bollard::models::ContainerInspectResponse>) -> bool {
     c.as_ref()
         .and_then(|c| c.state.as_ref())
@@ -208,7 +281,7 @@ fn running(c: &Option<bollard::models::ContainerInspectResponse>) -> bool {
         .unwrap_or(false)
 }
 
-fn name_of(c: &bollard::models::ContainerInspectResponse) -> String {
+pub(super) fn name_of(c: &bollard::models::ContainerInspectResponse) -> String {
     c.name
         .clone()
         .unwrap_or_default()

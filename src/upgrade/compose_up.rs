@@ -1,0 +1,64 @@
+//! Letting the Compose tool create a service's container from the (edited) compose file:
+//! `TOOL -p PROJECT -f FILE up -d --no-deps --no-build SERVICE`, run in the file's directory so
+//! its `.env` is read as the operator's own `up` would read it.
+//!
+//! Why Compose and not the Engine API: what cutover leaves behind must be exactly what the
+//! operator's own `docker compose up -d` would create (labels, config hash, names, volumes,
+//! networks), in whichever Compose version the machine has, or that `up` recreates it and
+//! destroys the fast rollback. Only Compose itself computes that exactly.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use anyhow::{Context, Result, bail};
+use tokio::process::Command;
+
+/// Runs `up -d --no-deps --no-build SERVICE`; returns what the tool printed (it reports on
+/// stderr), for the step's log.
+pub async fn up_service(
+    tool: &[String],
+    file: &Path,
+    project: &str,
+    service: &str,
+) -> Result<String> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let out = Command::new(&tool[0])
+        .args(&tool[1..])
+        .arg("-p")
+        .arg(project)
+        .arg("-f")
+        .arg(file)
+        .args(["up", "-d", "--no-deps", "--no-build", service])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .with_context(|| format!("running {}", tool.join(" ")))?;
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        bail!(
+            "`{} -p {project} -f {} up -d --no-deps --no-build {service}` failed: {}",
+            tool.join(" "),
+            file.display(),
+            said.trim()
+        );
+    }
+    Ok(said.trim().to_string())
+}
+
+/// The Compose tool the `engine` check found, or an error saying how to get one.
+pub fn required(tool: Option<Vec<String>>) -> Result<Vec<String>> {
+    match tool {
+        Some(t) if !t.is_empty() => Ok(t),
+        _ => bail!(
+            "no Compose tool on this machine (neither `docker compose` nor `docker-compose`): \
+             cutover lets Compose create the new containers so that your own `docker compose \
+             up -d` leaves them alone; install Docker Compose, then run again"
+        ),
+    }
+}

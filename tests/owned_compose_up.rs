@@ -1,0 +1,241 @@
+//! What cutover leaves behind survives the operator's own Compose tool, and the fast rollback
+//! needs only the old image and the journal (issue 12, items 2 and 3), on real test-bed stacks
+//! with the machine's Compose tool:
+//! - `compose_up_after_a_done_upgrade_changes_nothing_then_rollback_restores`: after a done
+//!   upgrade, `compose up -d` recreates nothing (same container ids, no "Recreating"), `compose
+//!   ps` lists exactly the file's services; the parked old container is invisible to Compose,
+//!   label-free and restart policy `no`; then `cutover rollback --yes` rolls back (exit 1, src/exit.rs) with the old
+//!   image running, every table intact and the backend healthy; `compose up -d` then changes
+//!   nothing either; `finalize` of that rolled-back run is refused.
+//! - `a_started_parked_container_refuses_and_rollback_recreates_it_from_the_journal`: starting
+//!   the parked container (what an engine restart would do to a restart-policy container)
+//!   while the new server runs starts no second server on the volume; after `docker rm -f` of
+//!   it the fast rollback still succeeds, re-creating the old container from the journal.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use cutover::adapters::fingerprint::fingerprint;
+use support::cutover::{AFTER, BEFORE, Run, assert_tables_kept, containers, text};
+use support::{Stack, docker, wait_for};
+
+/// A rollback that succeeded: exit 1 is "rolled back, the stack is as it was" (src/exit.rs),
+/// also when the operator asked for it; the summary says so and names the fast path.
+fn assert_rolled_back(rb: &std::process::Output) {
+    let said = text(rb);
+    assert_eq!(rb.status.code(), Some(1), "{said}");
+    assert!(said.contains("cutover: rolled back"), "{said}");
+    assert!(said.contains("rollback path: fast"), "{said}");
+}
+
+/// Compose's output lines that say it changed a container.
+fn changed(out: &str) -> Vec<&str> {
+    out.lines()
+        .filter(|l| {
+            ["Recreating", "Creating", "Removing", "Stopping", "Starting"]
+                .iter()
+                .any(|w| l.contains(w))
+        })
+        .collect()
+}
+
+/// `compose up -d` on the stack's own file: asserts it succeeded and changed nothing.
+fn compose_up_changes_nothing(stack: &Stack, when: &str) {
+    let ids = containers(stack.project());
+    let up = stack.compose(&["up", "-d"]);
+    let said =
+        String::from_utf8_lossy(&up.stdout).to_string() + &String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "{when}: compose up -d failed: {said}");
+    assert!(
+        changed(&said).is_empty(),
+        "{when}: compose up -d changed: {said}"
+    );
+    assert_eq!(
+        ids,
+        containers(stack.project()),
+        "{when}: same containers after up -d"
+    );
+}
+
+/// The services of the project's containers, as Compose lists them (`ps -q`, then labels).
+fn compose_services(stack: &Stack) -> BTreeSet<String> {
+    let ps = stack.compose(&["ps", "-q"]);
+    assert!(ps.status.success(), "compose ps: {}", text(&ps));
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|id| {
+            docker(&[
+                "inspect",
+                "-f",
+                "{{index .Config.Labels \"com.docker.compose.service\"}}",
+                id.trim(),
+            ])
+        })
+        .collect()
+}
+
+/// Parked placeholders of this stack: "name restart-policy" lines.
+fn parked(stack: &Stack) -> Vec<String> {
+    docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=io.cutover.project={}", stack.project()),
+        "--format",
+        "{{.Names}}",
+    ])
+    .lines()
+    .map(String::from)
+    .collect()
+}
+
+async fn backend_healthy(stack: &Stack) {
+    let backend = stack.container("backend");
+    wait_for("backend healthy", Duration::from_secs(90), || {
+        let b = backend.clone();
+        async move {
+            let h = docker(&["inspect", "-f", "{{.State.Health.Status}}", &b]);
+            (h == "healthy").then_some(())
+        }
+    })
+    .await;
+}
+
+/// Running containers that mount the postgres data volume.
+fn servers_on(volume: &str) -> Vec<String> {
+    docker(&[
+        "ps",
+        "--filter",
+        &format!("volume={volume}"),
+        "--format",
+        "{{.Names}}",
+    ])
+    .lines()
+    .map(String::from)
+    .collect()
+}
+
+fn keep_tags(stack: &Stack) -> String {
+    docker(&[
+        "images",
+        "--filter",
+        &format!("reference=cutover-keep/{}:*", stack.project()),
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compose_up_after_a_done_upgrade_changes_nothing_then_rollback_restores() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(20);
+    let dir = stack.dir();
+    let file_before = std::fs::read(stack.compose_file()).unwrap();
+    let before = fingerprint(&stack.connect().await, "public").await.unwrap();
+
+    let run = Run::upgrade(dir).output();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let pg = stack.container("postgres");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Config.Image}}", &pg]),
+        AFTER,
+        "upgraded"
+    );
+
+    // The operator's own Compose: nothing to recreate, exactly the file's services.
+    compose_up_changes_nothing(&stack, "after the upgrade");
+    let services: BTreeSet<String> = ["backend", "celery-worker", "postgres", "qdrant"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(compose_services(&stack), services);
+
+    // The parked old container: out of Compose's sight, never restarted by the engine.
+    let p = parked(&stack);
+    assert_eq!(p.len(), 1, "one parked container: {p:?}");
+    let labels = docker(&["inspect", "-f", "{{json .Config.Labels}}", &p[0]]);
+    assert!(!labels.contains("com.docker.compose"), "{labels}");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", &p[0]]),
+        "no"
+    );
+    assert!(!keep_tags(&stack).is_empty(), "old image kept tagged");
+
+    // The fast rollback ends 0 with the old image running, tables intact, the app healthy.
+    let rb = Run::new(dir, &["rollback", "--yes"]).output();
+    assert_rolled_back(&rb);
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]),
+        format!("{BEFORE} true")
+    );
+    assert_eq!(std::fs::read(stack.compose_file()).unwrap(), file_before);
+    assert_tables_kept(&stack, &before, "after the rollback").await;
+    backend_healthy(&stack).await;
+    assert!(parked(&stack).is_empty(), "placeholder removed");
+    assert!(keep_tags(&stack).is_empty(), "keep tag removed");
+    // The re-created old container is Compose's own again: `up -d` leaves it alone.
+    compose_up_changes_nothing(&stack, "after the rollback");
+
+    // A run that did not end done is never finalized.
+    let fin = Run::new(dir, &["finalize", "--yes"]).output();
+    assert_ne!(fin.status.code(), Some(0), "{}", text(&fin));
+    assert!(text(&fin).contains("refuses"), "{}", text(&fin));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_started_parked_container_refuses_and_rollback_recreates_it_from_the_journal() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(20);
+    let dir = stack.dir();
+    let before = fingerprint(&stack.connect().await, "public").await.unwrap();
+    let pg = stack.container("postgres");
+    let volume = docker(&["inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", &pg]);
+
+    let run = Run::upgrade(dir).output();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(servers_on(&volume), vec![pg.clone()]);
+
+    // What an engine restart does to a container whose policy allows it: start it. The
+    // parked one refuses, and the volume still has exactly one server.
+    let p = parked(&stack);
+    assert_eq!(p.len(), 1, "{p:?}");
+    let _ = std::process::Command::new("docker")
+        .args(["start", &p[0]])
+        .output()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{.State.ExitCode}}",
+            &p[0]
+        ]),
+        "false 64"
+    );
+    assert_eq!(
+        servers_on(&volume),
+        vec![pg.clone()],
+        "one server on the volume"
+    );
+
+    // The operator removes the parked container: the journal is enough.
+    docker(&["rm", "-f", &p[0]]);
+    let rb = Run::new(dir, &["rollback", "--yes"]).output();
+    assert_rolled_back(&rb);
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]),
+        format!("{BEFORE} true")
+    );
+    assert_eq!(servers_on(&volume), vec![pg.clone()]);
+    assert_tables_kept(&stack, &before, "after the rollback").await;
+    backend_healthy(&stack).await;
+    compose_up_changes_nothing(&stack, "after the rollback");
+}
