@@ -183,6 +183,7 @@ impl Drop for Scratch {
     }
 }
 
+pub mod collation;
 pub mod cutover;
 mod stack;
 #[allow(unused_imports)] // not every test binary uses Stack
