@@ -17,6 +17,7 @@ pub mod finalize;
 pub mod plan;
 pub mod report;
 pub mod rollback_check;
+pub mod rollback_collation;
 pub mod rollback_report;
 pub mod steps;
 pub mod tool;

@@ -27,6 +27,9 @@ pub struct RollbackFacts {
     /// From `rollback_started` to the end of the last undo.
     pub wall_ms: Option<i64>,
     pub check: Option<RollbackCheck>,
+    /// Collation and ownership repair on the old server (fast path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collation: Option<super::rollback_collation::CollationRepair>,
 }
 
 impl RollbackFacts {
@@ -76,6 +79,7 @@ impl RollbackFacts {
                 .then(|| ended.map(|e| (e - started).num_milliseconds()))
                 .flatten(),
             check,
+            collation: super::rollback_collation::from_state(s),
         })
     }
 
@@ -112,6 +116,11 @@ impl RollbackFacts {
             }
             None => v.push("rollback check: not run (the rollback did not reach it)".into()),
         }
+        v.extend(
+            self.collation
+                .iter()
+                .map(|c| format!("rollback check: {}", c.summary())),
+        );
         v
     }
 
