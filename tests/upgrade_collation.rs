@@ -191,3 +191,30 @@ async fn duplicates_in_a_unique_index_stop_the_run_and_name_them() {
         .get(0);
     assert_eq!(n, 1, "nothing deleted behind the user's back");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_disaster_rollback_leaves_sound_indexes_owned_by_70() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(200);
+    let dir = stack.dir();
+    let pg = stack.container("postgres");
+    let before = fingerprint(&stack.connect().await, "public").await.unwrap();
+    let run = Run::upgrade(dir).output();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+
+    let rb = Run::new(dir, &["rollback", "--disaster", "--yes"]).output();
+    let out = text(&rb);
+    assert_eq!(rb.status.code(), Some(1), "{out}");
+    assert!(out.contains("rolled back"), "{out}");
+    assert_eq!(image_running(&stack), format!("{BEFORE} true"));
+    let db = stack.connect().await;
+    assert_indexes_sound(&db, "after the disaster rollback").await;
+    assert_tables_kept(&stack, &before, "after the disaster rollback").await;
+    assert_eq!(
+        pgdata_not_owned_by(&pg, 70),
+        Vec::<String>::new(),
+        "files owned by uid 70"
+    );
+}
