@@ -108,6 +108,13 @@ async fn the_upgrade_and_its_fast_rollback_leave_sound_indexes() {
     let repair = &rep["upgrade"]["rollback"]["collation"];
     assert_eq!(repair["server_uid"], 70, "{rep}");
     assert_eq!(repair["files_not_owned"], 0, "{rep}");
+    // The guard matters: before the repair, the old server's indexes were broken.
+    assert!(
+        repair["broken_before"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|v| v.as_str().unwrap().contains("tags_name_key"))),
+        "{repair}"
+    );
     assert!(
         repair["reindexed"]
             .as_array()

@@ -11,7 +11,8 @@
 //! forward collation step's record), every one amcheck finds broken, and all of them when the
 //! writers ran on the new server and the order differs (any may have taken writes);
 //! amcheck the rebuilt ones again, and fail the rollback (saying which index and why) when one
-//! is still broken. Then read who owns PGDATA against the uid the old server runs as: the
+//! is still broken. Then set each database's recorded collation version back to the old
+//! server's where the forward step refreshed it. Then read who owns PGDATA against the uid the old server runs as: the
 //! official images' entrypoints (and the test bed's) chown PGDATA when started as root, so
 //! this is normally a check, and a `chown` only when files are left. The outcome is saved into
 //! the recreate step's journaled output (`collation_repair`), so the report can say so.
@@ -46,6 +47,11 @@ pub struct CollationRepair {
     pub files_not_owned: Option<u64>,
     /// True when cutover had to chown (the old image's entrypoint had not).
     pub chowned: bool,
+    /// Databases whose recorded collation version was set back to the old server's (the
+    /// forward step recorded the new server's; musl records none, and a mismatch warns on
+    /// every connection).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions_refreshed: Vec<String>,
 }
 
 impl CollationRepair {
@@ -140,9 +146,60 @@ pub async fn repair(env: &UpgradeEnv, cx: &StepContext) -> Result<(), StepError>
             still.join("; ")
         )));
     }
+    refresh_versions(env, &client, &mut rec).await?;
     ownership(env, &mut rec, cx).await?;
     cx.log(rec.summary());
     save(cx, &rec)
+}
+
+/// `ALTER DATABASE … REFRESH COLLATION VERSION` in every connectable database whose recorded
+/// version is not the old server's.
+async fn refresh_versions(
+    env: &UpgradeEnv,
+    client: &tokio_postgres::Client,
+    rec: &mut CollationRepair,
+) -> Result<(), StepError> {
+    let (recorded, actual) = collation::collation_versions(client)
+        .await
+        .context("reading collation versions on the old server")?;
+    if recorded != actual {
+        collation::refresh_collation_version(client)
+            .await
+            .context("refreshing the collation version on the old server")?;
+        rec.versions_refreshed.push(format!(
+            "{}: {} -> {}",
+            postgres::current_database(client)
+                .await
+                .context("reading the database name")?,
+            recorded.as_deref().unwrap_or("none"),
+            actual.as_deref().unwrap_or("none")
+        ));
+    }
+    let target = env.pg_target().await?;
+    for db in collation::other_databases(client)
+        .await
+        .context("listing databases")?
+    {
+        let mut t = target.clone();
+        t.credentials.database = db.clone();
+        let Ok(other) = postgres::connect(&t).await else {
+            continue;
+        };
+        let (recorded, actual) = collation::collation_versions(&other)
+            .await
+            .context("reading collation versions")?;
+        if recorded != actual {
+            collation::refresh_collation_version(&other)
+                .await
+                .with_context(|| format!("refreshing the collation version of {db}"))?;
+            rec.versions_refreshed.push(format!(
+                "{db}: {} -> {}",
+                recorded.as_deref().unwrap_or("none"),
+                actual.as_deref().unwrap_or("none")
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Reads the uid the old server runs as (PID 1's, which honours a compose `user:`) and the
