@@ -225,3 +225,38 @@ async fn the_disaster_rollback_leaves_sound_indexes_owned_by_70() {
         "files owned by uid 70"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_index_amcheck_still_fails_on_stops_the_upgrade_and_the_rollback_says_why() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(50);
+    // A btree whose comparison is random: no REINDEX can make amcheck pass on it (a stand-in
+    // for an index the repair cannot fix).
+    stack
+        .connect()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION chaos_cmp(text, text) RETURNS int LANGUAGE sql VOLATILE \
+                 AS $$ SELECT (random() * 2)::int * 2 - 1 $$;
+             CREATE OPERATOR CLASS text_chaos_ops FOR TYPE text USING btree AS
+                 OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+                 FUNCTION 1 chaos_cmp(text, text);
+             CREATE INDEX ix_tags_chaos ON tags (label text_chaos_ops);",
+        )
+        .await
+        .unwrap();
+
+    let run = Run::upgrade(stack.dir()).output();
+    let out = text(&run);
+    assert_ne!(run.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("amcheck still fails after REINDEX") && out.contains("ix_tags_chaos"),
+        "the upgrade names the index: {out}"
+    );
+    assert!(
+        out.contains("rollback check: amcheck still finds broken indexes on the old server"),
+        "the rollback says why it stopped: {out}"
+    );
+}
