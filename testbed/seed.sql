@@ -1,7 +1,10 @@
 -- Deterministic seed data for the test bed: privexbot's existing tables (users,
 -- auth_identities, organizations, workspaces) plus the two shapes an upgrade must not damage:
 --   audit_events has NO primary key (a naive restore duplicates its rows, undetectably by key);
---   users.email and workspaces.name are text under btree indexes (collation-sensitive).
+--   users.email and workspaces.name are text under btree indexes (collation-sensitive);
+--   tags.name (UNIQUE) and tags.label are text whose order really differs between musl's
+--   en_US.utf8 (code point: A B Eb Z _x a b c e Á é) and glibc's en_US.UTF-8
+--   (a A Á b B c e é Eb _x Z): an index built on one is broken on the other.
 -- Run by `testbed/bed seed PROJECT SCALE` as: psql -v scale=N -f seed.sql
 -- The same scale always gives the same rows, byte for byte (no random(), no now()), so
 -- fingerprints from two seeded databases can be compared. About 1.7 kB per user on disk
@@ -120,6 +123,24 @@ SELECT timestamptz '2024-03-01 00:00:00+00' + (i * 4 + k) * interval '3 seconds'
 FROM generate_series(1, :scale) AS i, generate_series(0, 4) AS e,
      LATERAL (SELECT least(e, 3) AS k) AS x
 WHERE e < 4 OR i % 10 = 0;
+
+-- Collation-sensitive keys: the eleven words alone (so `WHERE name = 'a'` has exactly one
+-- answer) and then scale more, each a word plus a number; mixed case, accents and `_`.
+CREATE TABLE tags (
+    id bigint PRIMARY KEY,
+    name text NOT NULL,
+    label text NOT NULL,
+    CONSTRAINT tags_name_key UNIQUE (name)
+);
+CREATE INDEX ix_tags_label ON tags (label);
+INSERT INTO tags (id, name, label)
+SELECT i,
+       w.word || CASE WHEN i > 11 THEN ' ' || i ELSE '' END,
+       (ARRAY['Zeta', '_draft', 'alpha', 'Alpha', 'Ärger', 'éclair', 'Eclair', 'b-side'])[1 + i % 8]
+           || ' ' || w.word
+FROM generate_series(1, 11 + :scale) AS i,
+     LATERAL (SELECT (ARRAY['A', 'B', 'Eb', 'Z', '_x', 'a', 'b', 'c', 'e', 'Á', 'é'])[1 + (i - 1) % 11]
+              AS word) AS w;
 
 COMMIT;
 ANALYZE;

@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use cutover::adapters::fingerprint::fingerprint;
+use support::cutover::{GLIBC_AFTER, GLIBC_BEFORE};
 use support::{Stack, docker, logs, require_docker, wait_for};
 
 #[tokio::test]
@@ -72,7 +73,9 @@ async fn after_image_starts_on_the_before_volume_and_vector_works() {
     let Some(_engine) = require_docker() else {
         return;
     };
-    let stack = Stack::up_seeded(40);
+    // The glibc pair: same collation, so the volume is usable as is (testbed_shaped.rs covers
+    // the Alpine-shaped -> Debian-shaped pair, where it is not).
+    let stack = Stack::up_seeded_on(40, Some(GLIBC_BEFORE));
     // Writers off first, so the data cannot change under the comparison.
     let out = stack.compose(&["stop", "backend", "celery-worker"]);
     assert!(
@@ -85,10 +88,7 @@ async fn after_image_starts_on_the_before_volume_and_vector_works() {
 
     // The upgrade as a user does it: change the image, recreate postgres on the same volume.
     let compose = std::fs::read_to_string(stack.compose_file()).unwrap();
-    let edited = compose.replace(
-        "cutover-testbed/postgres-before:latest",
-        "cutover-testbed/postgres-after:latest",
-    );
+    let edited = compose.replace(GLIBC_BEFORE, GLIBC_AFTER);
     assert_ne!(compose, edited);
     std::fs::write(stack.compose_file(), edited).unwrap();
     let out = stack.compose(&["up", "-d", "--no-deps", "postgres"]);
@@ -103,7 +103,7 @@ async fn after_image_starts_on_the_before_volume_and_vector_works() {
         "{{.Config.Image}}",
         &stack.container("postgres"),
     ]);
-    assert_eq!(image, "cutover-testbed/postgres-after:latest");
+    assert_eq!(image, GLIBC_AFTER);
 
     let db = wait_for(
         "the after image to accept connections",

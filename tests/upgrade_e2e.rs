@@ -11,6 +11,8 @@
 //!   major exits 2 with nothing stopped; a failing migration rolls the whole window back
 //!   (exit 1, old postgres, compose file byte-identical, no qdrant, writers running); then,
 //!   with the worker commented out of the same stack, the upgrade reports it skipped and succeeds.
+//!   This one runs on the glibc -> glibc pair (postgres-before -> postgres-after); the first
+//!   on the default Alpine-shaped -> Debian-shaped pair.
 
 mod support;
 
@@ -21,7 +23,9 @@ use std::time::Duration;
 use cutover::adapters::fingerprint::fingerprint;
 use cutover::adapters::http::HttpClient;
 use serde_json::Value;
-use support::cutover::{AFTER, Run, SIGN, containers, latest_run, report, text};
+use support::cutover::{
+    AFTER, BEFORE, GLIBC_AFTER, GLIBC_BEFORE, Run, SIGN, containers, latest_run, report, text,
+};
 use support::{Stack, docker, wait_for};
 
 fn plan_ids(out: &str) -> Vec<String> {
@@ -236,7 +240,7 @@ async fn a_seeded_stack_is_upgraded() {
     for (t, v) in fb.as_object().unwrap() {
         assert_eq!(&fa[t], v, "report fingerprint of {t}");
     }
-    assert_eq!(u["image_before"], "cutover-testbed/postgres-before:latest");
+    assert_eq!(u["image_before"], BEFORE);
     assert_eq!(u["image_after"], AFTER);
     assert!(u["server_after"].as_str().is_some());
     assert!(u["reindexed"].is_array());
@@ -257,8 +261,9 @@ async fn another_major_is_refused_and_an_absent_worker_is_skipped() {
         return;
     };
     let pg16 = pg16_image();
-    // Seeded: the migrations reference the seed's tables (workspaces, users).
-    let stack = Stack::up_seeded(5);
+    // Seeded: the migrations reference the seed's tables (workspaces, users). The glibc ->
+    // glibc case (postgres-before -> postgres-after: no libc, collation or uid change).
+    let stack = Stack::up_seeded_on(5, Some(GLIBC_BEFORE));
     let dir = stack.dir();
     let compose_before = std::fs::read(stack.compose_file()).unwrap();
     let world_before = containers(stack.project());
@@ -291,6 +296,7 @@ async fn another_major_is_refused_and_an_absent_worker_is_skipped() {
     )
     .unwrap();
     let failed = Run::new(dir, &args)
+        .target(GLIBC_AFTER)
         .env("CUTOVER_MIGRATIONS_DIR", &bad.path().to_string_lossy())
         .output();
     let out = text(&failed);
@@ -298,7 +304,7 @@ async fn another_major_is_refused_and_an_absent_worker_is_skipped() {
     assert!(out.contains("undone   Recreate postgres"), "{out}");
     let pg = stack.container("postgres");
     let image = docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]);
-    assert_eq!(image, "cutover-testbed/postgres-before:latest true");
+    assert_eq!(image, format!("{GLIBC_BEFORE} true"));
     assert_eq!(std::fs::read(stack.compose_file()).unwrap(), compose_before);
     let after_rollback = containers(stack.project());
     assert!(
@@ -327,7 +333,7 @@ async fn another_major_is_refused_and_an_absent_worker_is_skipped() {
         plan.contains("celery-worker: not in the compose file, will be skipped"),
         "{plan}"
     );
-    let run = Run::new(dir, &args).output();
+    let run = Run::new(dir, &args).target(GLIBC_AFTER).output();
     let out = text(&run);
     assert_eq!(run.status.code(), Some(0), "{out}");
     assert!(

@@ -25,8 +25,9 @@ use anyhow::{Result, bail};
 
 use super::sh::{compose, docker, docker_to_file, psql};
 
-pub const BEFORE: &str = "cutover-testbed/postgres-before:latest";
-pub const AFTER: &str = "cutover-testbed/postgres-after:latest";
+/// The test bed's default pair: Alpine-shaped -> Debian-shaped (testbed/lib/shaped.sh).
+pub const BEFORE: &str = "cutover-testbed/postgres-alpine-shaped:latest";
+pub const AFTER: &str = "cutover-testbed/postgres-debian-shaped:latest";
 const READY_LINE: &str = "database system is ready to accept connections";
 
 /// Where the stack lives and what its containers are called.

@@ -163,16 +163,91 @@ pub async fn check_index(
     }
 }
 
+/// Why a REINDEX failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReindexError {
+    /// A unique index whose table now holds duplicate keys (rows written while the index was
+    /// misordered and missed the existing key): it cannot be rebuilt until they are resolved.
+    #[error(
+        "REINDEX INDEX {index} failed: the table holds duplicate keys for this unique index \
+         ({detail}); duplicate rows (key, count, row ids): {rows}. Resolve the duplicates \
+         (keep one row per key), then run again"
+    )]
+    Duplicates {
+        index: String,
+        detail: String,
+        /// `key | count | ctids`, at most five groups.
+        rows: String,
+    },
+    #[error(transparent)]
+    Pg(#[from] PgError),
+}
+
 /// REINDEX INDEX (not CONCURRENTLY: writers are stopped during the window, and a plain rebuild
-/// is faster and leaves no invalid index behind on failure).
-pub async fn reindex(client: &Client, index: &CollatableIndex) -> Result<(), PgError> {
-    client
+/// is faster and leaves no invalid index behind on failure). A unique index that cannot be
+/// rebuilt because of duplicates names the duplicate rows.
+pub async fn reindex(client: &Client, index: &CollatableIndex) -> Result<(), ReindexError> {
+    let Err(e) = client
         .batch_execute(&format!("REINDEX INDEX {}", index.qualified_name))
         .await
-        .map_err(PgError::query(format!(
-            "REINDEX INDEX {}",
-            index.qualified_name
-        )))
+    else {
+        return Ok(());
+    };
+    if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+        let detail = e
+            .as_db_error()
+            .and_then(|d| d.detail().map(String::from))
+            .unwrap_or_else(|| e.to_string());
+        let rows = duplicate_rows(client, index)
+            .await
+            .unwrap_or_else(|why| format!("(could not list them: {why})"));
+        return Err(ReindexError::Duplicates {
+            index: index.qualified_name.clone(),
+            detail,
+            rows,
+        });
+    }
+    Err(PgError::query(format!("REINDEX INDEX {}", index.qualified_name))(e).into())
+}
+
+/// Up to five duplicate key groups of a unique index on plain columns, read by sequential scan
+/// (the index itself is not to be trusted): `key | count | ctids`, joined by "; ".
+async fn duplicate_rows(client: &Client, index: &CollatableIndex) -> Result<String, String> {
+    let cols: Option<String> = client
+        .query_one(
+            "SELECT CASE WHEN bool_and(a.attname IS NOT NULL)
+                         THEN string_agg(quote_ident(a.attname), ', ' ORDER BY k.n) END
+             FROM pg_index i
+             CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
+             LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                                      AND k.attnum > 0
+             WHERE i.indexrelid = $1::oid AND k.n <= i.indnkeyatts",
+            &[&index.oid],
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .get(0);
+    let Some(cols) = cols else {
+        return Err("an expression index: see the detail above".into());
+    };
+    let sql = format!(
+        "BEGIN; SET LOCAL enable_indexscan = off; SET LOCAL enable_indexonlyscan = off; \
+         SET LOCAL enable_bitmapscan = off; \
+         SELECT format('(%s) | %s | %s', concat_ws(', ', {cols}), count(*), \
+                       string_agg(ctid::text, ' ' ORDER BY ctid)) \
+         FROM {table} WHERE ({cols}) IS NOT NULL \
+         GROUP BY {cols} HAVING count(*) > 1 ORDER BY 1 LIMIT 5; COMMIT",
+        table = index.table
+    );
+    let msgs = client.simple_query(&sql).await.map_err(|e| e.to_string())?;
+    let groups: Vec<String> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(String::from),
+            _ => None,
+        })
+        .collect();
+    Ok(groups.join("; "))
 }
 
 /// Recorded and actual collation versions of the current database (both None before PG15).
@@ -211,9 +286,57 @@ pub async fn refresh_collation_version(client: &Client) -> Result<bool, PgError>
     Ok(true)
 }
 
+/// Lists the collatable indexes and, with `check`, runs amcheck on the btree ones (creating
+/// amcheck when missing: the returned change says whether to drop it again). Nothing rebuilt.
+pub async fn check_all(
+    client: &Client,
+    check: bool,
+    heapallindexed: bool,
+) -> Result<(Option<ExtensionChange>, Vec<IndexFinding>), PgError> {
+    let indexes = list_collatable_indexes(client).await?;
+    let amcheck = if check && indexes.iter().any(|i| i.method == "btree") {
+        Some(postgres::create_extension(client, "amcheck").await?)
+    } else {
+        None
+    };
+    let mut findings = Vec::with_capacity(indexes.len());
+    for index in indexes {
+        let t = Instant::now();
+        let outcome = if check {
+            check_index(client, &index, heapallindexed).await
+        } else {
+            CheckOutcome::NotChecked
+        };
+        findings.push(IndexFinding {
+            index,
+            check: outcome,
+            check_ms: t.elapsed().as_millis() as u64,
+            reindexed: false,
+            reindex_ms: 0,
+        });
+    }
+    Ok((amcheck, findings))
+}
+
+/// Connectable databases other than the current one (template0 never is).
+pub async fn other_databases(client: &Client) -> Result<Vec<String>, PgError> {
+    let rows = client
+        .query(
+            "SELECT datname::text FROM pg_database \
+             WHERE datallowconn AND datname <> current_database() ORDER BY 1",
+            &[],
+        )
+        .await
+        .map_err(PgError::query("listing databases"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// The whole check: list, check, reindex per `options.reindex`, refresh the version. amcheck is
 /// created when checking and missing; the report's `amcheck.created` says whether to drop it.
-pub async fn run(client: &Client, options: CollationOptions) -> Result<CollationReport, PgError> {
+pub async fn run(
+    client: &Client,
+    options: CollationOptions,
+) -> Result<CollationReport, ReindexError> {
     let start = Instant::now();
     let database = postgres::current_database(client).await?;
     let (recorded, actual) = collation_versions(client).await?;

@@ -14,10 +14,12 @@ use super::Cli;
 use crate::config::COMPOSE_FILE_NAMES;
 
 const PROJECT: &str = "cutover-demo";
-const TARGET: &str = "cutover-testbed/postgres-after:latest";
+/// The Debian-shaped target and Alpine-shaped start (testbed/lib/shaped.sh): the real swap's
+/// collation and uid change, not a same-build stand-in.
+const TARGET: &str = "cutover-testbed/postgres-debian-shaped:latest";
 const QDRANT: &str = "cutover-testbed/qdrant-standin:latest";
 const IMAGES: [&str; 4] = [
-    "cutover-testbed/postgres-before:latest",
+    "cutover-testbed/postgres-alpine-shaped:latest",
     TARGET,
     "cutover-testbed/app:latest",
     QDRANT,

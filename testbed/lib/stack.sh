@@ -9,6 +9,11 @@
 #   - the password lives only in the stack's .env (mode 0600) and is never printed.
 
 LABEL_PROJECT=com.docker.compose.project
+# The postgres image a new stack starts on: the Alpine-shaped one (testbed/lib/shaped.sh) by
+# default, as in production; CUTOVER_TESTBED_BEFORE picks another (the glibc -> glibc case
+# runs on postgres-before).
+TEMPLATE_BEFORE=cutover-testbed/postgres-alpine-shaped:latest
+before_image() { echo "${CUTOVER_TESTBED_BEFORE:-$TEMPLATE_BEFORE}"; }
 LABEL_TESTBED=cutover.testbed
 
 compose_cmd() {
@@ -39,7 +44,9 @@ check_project_name() {
 stack_prepare() {
 	local dir=$1 project=$2
 	mkdir -p "$dir"
-	[ -f "$dir/compose.yaml" ] || cp "$HERE/stack/compose.yaml" "$dir/compose.yaml"
+	if [ ! -f "$dir/compose.yaml" ]; then
+		sed "s#image: $TEMPLATE_BEFORE#image: $(before_image)#" "$HERE/stack/compose.yaml" >"$dir/compose.yaml"
+	fi
 	if [ ! -f "$dir/.env" ]; then
 		local password
 		password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | cut -c1-24)
@@ -86,9 +93,8 @@ stack_up() {
 	local dir=$1 project=$2 scale=${3:-0}
 	check_project_name "$project"
 	local img
-	for img in postgres-before app; do
-		image_exists "$REPO_PREFIX/$img:latest" ||
-			die "image $REPO_PREFIX/$img:latest is missing: run testbed/bed images"
+	for img in "$(before_image)" "$REPO_PREFIX/app:latest"; do
+		image_exists "$img" || die "image $img is missing: run testbed/bed images"
 	done
 	stack_prepare "$dir" "$project"
 	step "up: project $project in $dir"
@@ -152,10 +158,11 @@ DEMO_PROJECT=cutover-demo
 demo_up() {
 	local scale=${1:-2000} dir="$CACHE/demo"
 	build_all_images
+	build_shaped_images
 	stack_up "$dir" "$DEMO_PROJECT" "$scale"
 	cat >&2 <<-EOF
 
-		Demo stack "$DEMO_PROJECT" is up (pre-upgrade: postgres-before, backend, celery-worker),
+		Demo stack "$DEMO_PROJECT" is up (pre-upgrade: $(before_image), backend, celery-worker),
 		seeded with $scale users.
 		  compose file: $dir/compose.yaml   (password in $dir/.env)
 		  status:       testbed/bed compose $DEMO_PROJECT $dir ps
@@ -169,7 +176,7 @@ demo_run() {
 	demo_up
 	step "starting cutover in $CACHE/demo"
 	cd "$CACHE/demo" && exec cargo run --quiet --release --manifest-path "$REPO/Cargo.toml" --bin cutover -- \
-		--target-image cutover-testbed/postgres-after:latest \
+		--target-image "${CUTOVER_TESTBED_AFTER:-cutover-testbed/postgres-debian-shaped:latest}" \
 		--qdrant-image cutover-testbed/qdrant-standin:latest --pull never "$@"
 }
 

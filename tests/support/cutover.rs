@@ -12,8 +12,13 @@ use std::process::{Command, Output, Stdio};
 
 use super::{Stack, docker};
 
-pub const BEFORE: &str = "cutover-testbed/postgres-before:latest";
-pub const AFTER: &str = "cutover-testbed/postgres-after:latest";
+/// The default pair: the Alpine-shaped "before" (musl collation order, uid 70) and the
+/// Debian-shaped "after" (glibc en_US.UTF-8, uid 999, pgvector), see testbed/lib/shaped.sh.
+pub const BEFORE: &str = "cutover-testbed/postgres-alpine-shaped:latest";
+pub const AFTER: &str = "cutover-testbed/postgres-debian-shaped:latest";
+/// The glibc -> glibc pair (same collation, same uid): for the case with no libc change.
+pub const GLIBC_BEFORE: &str = "cutover-testbed/postgres-before:latest";
+pub const GLIBC_AFTER: &str = "cutover-testbed/postgres-after:latest";
 pub const QDRANT: &str = "cutover-testbed/qdrant-standin:latest";
 pub const APP: &str = "cutover-testbed/app:latest";
 /// The three sign-offs of the pgvector plan's checklist, as flags.

@@ -183,6 +183,7 @@ impl Drop for Scratch {
     }
 }
 
+pub mod collation;
 pub mod cutover;
 mod stack;
 pub mod world;

@@ -24,6 +24,12 @@ impl Stack {
 
     /// A healthy stack seeded by `testbed/seed.sql` with `scale` users (0: no seed).
     pub fn up_seeded(scale: u32) -> Stack {
+        Self::up_seeded_on(scale, None)
+    }
+
+    /// As `up_seeded`, with postgres on `before` (None: the test bed's default, the
+    /// Alpine-shaped image; `support::cutover::GLIBC_BEFORE` for the glibc -> glibc case).
+    pub fn up_seeded_on(scale: u32, before: Option<&str>) -> Stack {
         let project = unique_project();
         let dir = tempfile::Builder::new()
             .prefix("cutover-stack-")
@@ -41,6 +47,7 @@ impl Stack {
             .arg(stack.dir.path())
             .arg(&stack.project)
             .arg(scale.to_string())
+            .envs(before.map(|b| ("CUTOVER_TESTBED_BEFORE", b)))
             .stdin(Stdio::null())
             .status()
             .expect("run testbed/bed up");

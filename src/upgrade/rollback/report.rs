@@ -40,6 +40,9 @@ pub struct RollbackFacts {
     /// How to remove the database kept aside, once swapped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remove_aside: Option<String>,
+    /// Collation and ownership repair on the old server (fast path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collation: Option<super::collation::CollationRepair>,
 }
 
 impl RollbackFacts {
@@ -105,6 +108,7 @@ impl RollbackFacts {
             new_data,
             swap,
             remove_aside,
+            collation: super::collation::from_state(s),
         })
     }
 
@@ -146,6 +150,11 @@ impl RollbackFacts {
             self.remove_aside
                 .iter()
                 .map(|r| format!("disaster restore: {r}")),
+        );
+        v.extend(
+            self.collation
+                .iter()
+                .map(|c| format!("rollback check: {}", c.summary())),
         );
         v
     }

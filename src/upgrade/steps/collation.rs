@@ -1,11 +1,29 @@
 //! Action `collation`: the guide moves from alpine (musl) to Debian (glibc) on the same data
 //! directory and calls it "no data migration required" (DESIGN.md defect 6). Text sorts
-//! differently under another C library, so btree indexes on collatable columns may be out of
-//! order. This step compares the two images' C libraries, checks the collatable indexes with
-//! amcheck and REINDEXes per `collation_policy`; the report lists what was reindexed.
+//! differently there (musl's en_US.utf8 is code point order, glibc's is not), so btree indexes
+//! on collatable columns are out of order on the new server, which starts silently and then
+//! answers index scans wrongly.
 //!
-//! Undo drops amcheck only if this step created it. A REINDEX needs no undo: it rebuilds the
-//! same index from the table's data.
+//! After the recreate and before any writer comes back, this step:
+//! 1. amchecks every collatable btree index (policy `skip` aside);
+//! 2. decides whether the order changed: the images' C libraries differ or are unknown, the
+//!    database's recorded collation version differs from the server's, or amcheck found a
+//!    broken index (proof enough; bt_index_check can miss the misordering of others);
+//! 3. REINDEXes per policy: all listed indexes when the order changed (`auto`), or always
+//!    (`reindex-all`); only the broken ones otherwise (`check`, or `auto` with no change). The
+//!    output is saved after every rebuild, so the journal names what was rebuilt even if the
+//!    run is cut; a unique index that cannot be rebuilt because of duplicate keys fails the
+//!    step naming the duplicate rows, and the run rolls back;
+//! 4. amchecks the rebuilt ones again, and fails if one is still broken;
+//! 5. `ALTER DATABASE … REFRESH COLLATION VERSION` for every database whose recorded version
+//!    differs (the other connectable databases get their collatable indexes rebuilt first when
+//!    the order changed).
+//!
+//! Undo: a rebuilt index is in the NEW server's order, which is wrong for the old one. The
+//! index files live in the shared data directory, so undoing here (on the new server) cannot
+//! help: the fast rollback rebuilds the collatable indexes on the OLD server once it runs
+//! again (`crate::upgrade::rollback::collation`). This undo names what was rebuilt and drops
+//! amcheck only if this step created it.
 
 use std::sync::Arc;
 
@@ -15,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use super::recreate_postgres::RecreateOutput;
 use super::{earlier, meta};
-use crate::adapters::collation::{self, CollationOptions, CollationReport, ReindexPolicy};
+use crate::adapters::collation::{self, CheckOutcome, CollationReport, IndexFinding};
 use crate::adapters::docker::Libc;
 use crate::adapters::postgres;
 use crate::engine::{Finish, Step, StepContext, StepError};
@@ -28,22 +46,39 @@ pub struct CollationOutput {
     pub libc_before: Option<Libc>,
     pub libc_after: Option<Libc>,
     pub report: Option<CollationReport>,
+    /// Why the order was taken as changed (empty: not changed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_because: Vec<String>,
+    /// The other connectable databases, when the order changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_databases: Vec<CollationReport>,
 }
 
 impl CollationOutput {
-    /// `schema.index` of every reindexed index.
+    /// `schema.index` of every reindexed index (`db:schema.index` in another database).
     pub fn reindexed(&self) -> Vec<String> {
-        self.report
-            .iter()
-            .flat_map(|r| r.findings.iter())
-            .filter(|f| f.reindexed)
-            .map(|f| f.index.qualified_name.clone())
-            .collect()
+        let main = self.report.iter().flat_map(|r| {
+            r.findings
+                .iter()
+                .filter(|f| f.reindexed)
+                .map(|f| f.index.qualified_name.clone())
+        });
+        let others = self.other_databases.iter().flat_map(|r| {
+            r.findings
+                .iter()
+                .filter(|f| f.reindexed)
+                .map(move |f| format!("{}:{}", r.database, f.index.qualified_name))
+        });
+        main.chain(others).collect()
     }
 }
 
 pub struct Collation {
     pub env: Arc<UpgradeEnv>,
+}
+
+fn failed(f: &IndexFinding) -> bool {
+    matches!(f.check, CheckOutcome::Failed { .. })
 }
 
 #[async_trait]
@@ -66,7 +101,8 @@ impl Step for Collation {
     }
 
     async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
-        if self.env.collation_policy == "skip" {
+        let policy = self.env.collation_policy.as_str();
+        if policy == "skip" {
             return Ok(Finish::Skipped("collation_policy is skip".into()));
         }
         let rec: RecreateOutput = earlier(cx, "recreate-postgres")?;
@@ -74,12 +110,10 @@ impl Step for Collation {
         let libc = |image: String| async move { docker.detect_libc(&image).await.ok() };
         let libc_before = libc(rec.plan.old_image.clone()).await;
         let libc_after = libc(rec.plan.new_image_id.clone()).await;
-        let changed = libc_before.is_none() || libc_before != libc_after;
-        cx.log(format!(
-            "C library: {libc_before:?} -> {libc_after:?}{}",
-            if changed { " (changed or unknown)" } else { "" }
-        ));
-        let client = self.env.connect().await?;
+        let target = self.env.pg_target().await?;
+        let client = postgres::connect(&target)
+            .await
+            .context("connecting to the new server")?;
         // Journaled before amcheck may be created, so undo knows whether it is ours.
         let preexisting = match cx.output::<CollationOutput>() {
             Some(o) => o.amcheck_preexisting,
@@ -93,40 +127,133 @@ impl Step for Collation {
             libc_before,
             libc_after,
             report: None,
+            changed_because: Vec::new(),
+            other_databases: Vec::new(),
         };
         cx.save_output(&out)?;
-        let (check, reindex) = match self.env.collation_policy.as_str() {
-            "reindex-all" => (false, ReindexPolicy::All),
-            "check" => (true, ReindexPolicy::Failed),
-            _ if changed => (true, ReindexPolicy::All),
-            _ => (true, ReindexPolicy::Failed),
-        };
-        let report = collation::run(
-            &client,
-            CollationOptions {
-                check,
-                heapallindexed: false,
-                reindex,
-                refresh_collation_version: true,
-            },
-        )
-        .await
-        .context("checking collatable indexes")?;
-        let failed = report
-            .findings
-            .iter()
-            .filter(|f| matches!(f.check, collation::CheckOutcome::Failed { .. }))
-            .count();
-        out.report = Some(report);
+
+        let started = std::time::Instant::now();
+        let database = postgres::current_database(&client)
+            .await
+            .context("reading the database name")?;
+        let (recorded, actual) = collation::collation_versions(&client)
+            .await
+            .context("reading collation versions")?;
+        let (amcheck, findings) = collation::check_all(&client, true, false)
+            .await
+            .context("checking collatable indexes with amcheck")?;
+        let broken = findings.iter().filter(|f| failed(f)).count();
+        if libc_before.is_none() || libc_after.is_none() {
+            out.changed_because
+                .push("the C library of an image is unknown".into());
+        } else if libc_before != libc_after {
+            out.changed_because.push(format!(
+                "the C library changed ({libc_before:?} -> {libc_after:?})"
+            ));
+        }
+        if recorded.is_some() && recorded != actual {
+            out.changed_because.push(format!(
+                "the collation version changed ({} -> {})",
+                recorded.as_deref().unwrap_or("?"),
+                actual.as_deref().unwrap_or("none")
+            ));
+        }
+        if broken > 0 {
+            out.changed_because.push(format!(
+                "amcheck found {broken} index(es) out of order for this server"
+            ));
+        }
+        let changed = !out.changed_because.is_empty();
+        cx.log(format!(
+            "C library: {libc_before:?} -> {libc_after:?}; {} collatable index(es), {broken} \
+             broken; order {}",
+            findings.len(),
+            if changed {
+                format!("changed: {}", out.changed_because.join("; "))
+            } else {
+                "unchanged".into()
+            }
+        ));
+        let rebuild_all = policy == "reindex-all" || (policy == "auto" && changed);
+        out.report = Some(CollationReport {
+            database,
+            recorded_collation_version: recorded,
+            actual_collation_version: actual,
+            amcheck,
+            findings,
+            collation_version_refreshed: false,
+            total_ms: 0,
+        });
+        cx.save_output(&out)?;
+
+        // Rebuild, saving after each one: the journal always names what was rebuilt.
+        let count = out.report.as_ref().map_or(0, |r| r.findings.len());
+        for i in 0..count {
+            let finding = &out.report.as_ref().unwrap().findings[i];
+            if !(rebuild_all || failed(finding)) {
+                continue;
+            }
+            let index = finding.index.clone();
+            let t = std::time::Instant::now();
+            collation::reindex(&client, &index).await.map_err(|e| {
+                StepError::new(format!(
+                    "{e}. Nothing is lost: the run rolls back to the old server, which still \
+                     has these rows"
+                ))
+            })?;
+            let f = &mut out.report.as_mut().unwrap().findings[i];
+            f.reindexed = true;
+            f.reindex_ms = t.elapsed().as_millis() as u64;
+            cx.log(format!(
+                "REINDEX {} ({} ms)",
+                index.qualified_name, f.reindex_ms
+            ));
+            cx.save_output(&out)?;
+        }
+
+        // The rebuilt ones must now pass: proof the repair worked on this server.
+        let mut still_broken = Vec::new();
+        for f in out.report.as_ref().unwrap().findings.iter() {
+            if f.reindexed
+                && let CheckOutcome::Failed { message } =
+                    collation::check_index(&client, &f.index, false).await
+            {
+                still_broken.push(format!("{}: {message}", f.index.qualified_name));
+            }
+        }
+        if !still_broken.is_empty() {
+            return Err(StepError::new(format!(
+                "amcheck still fails after REINDEX: {}",
+                still_broken.join("; ")
+            )));
+        }
+
+        if changed {
+            for db in collation::other_databases(&client)
+                .await
+                .context("listing databases")?
+            {
+                let report = self.other_database(cx, &target, &db).await?;
+                out.other_databases.push(report);
+                cx.save_output(&out)?;
+            }
+        }
+        let refreshed = collation::refresh_collation_version(&client)
+            .await
+            .context("refreshing the collation version")?;
+        let report = out.report.as_mut().unwrap();
+        report.collation_version_refreshed = refreshed;
+        report.total_ms = started.elapsed().as_millis() as u64;
         let reindexed = out.reindexed();
         cx.log(format!(
-            "{} collatable index(es), {failed} failed amcheck, {} reindexed",
-            out.report.as_ref().map_or(0, |r| r.findings.len()),
-            reindexed.len()
+            "{} reindexed; collation version {}",
+            reindexed.len(),
+            if refreshed {
+                "refreshed"
+            } else {
+                "not recorded (before PostgreSQL 15)"
+            }
         ));
-        for i in &reindexed {
-            cx.log(format!("REINDEX {i}"));
-        }
         cx.save_output(&out)?;
         Ok(Finish::Ok)
     }
@@ -135,6 +262,17 @@ impl Step for Collation {
         let Some(out) = cx.output::<CollationOutput>() else {
             return Ok(());
         };
+        let rebuilt = out.reindexed();
+        if !rebuilt.is_empty() {
+            // Not undone here: this is still the new server. The fast rollback rebuilds them
+            // on the old one (rollback::collation) before any writer returns.
+            cx.log(format!(
+                "{} index(es) were rebuilt in the new server's collation order and are left \
+                 for the old server to rebuild once it runs again: {}",
+                rebuilt.len(),
+                rebuilt.join(", ")
+            ));
+        }
         if out.amcheck_preexisting || cx.disaster_rollback() {
             return Ok(());
         }
@@ -146,5 +284,38 @@ impl Step for Collation {
             cx.log("dropped amcheck (created by this step)");
         }
         Ok(())
+    }
+}
+
+impl Collation {
+    /// Another database of the cluster, when the order changed: every collatable index
+    /// rebuilt (no amcheck: it would have to be created there), then its version refreshed.
+    async fn other_database(
+        &self,
+        cx: &StepContext,
+        target: &postgres::PgTarget,
+        db: &str,
+    ) -> Result<CollationReport, StepError> {
+        let mut t = target.clone();
+        t.credentials.database = db.to_string();
+        let client = postgres::connect(&t)
+            .await
+            .with_context(|| format!("connecting to database {db}"))?;
+        let report = collation::run(
+            &client,
+            collation::CollationOptions {
+                check: false,
+                heapallindexed: false,
+                reindex: collation::ReindexPolicy::All,
+                refresh_collation_version: true,
+            },
+        )
+        .await
+        .map_err(|e| StepError::new(format!("database {db}: {e}")))?;
+        cx.log(format!(
+            "database {db}: {} collatable index(es) rebuilt, collation version refreshed",
+            report.findings.len()
+        ));
+        Ok(report)
     }
 }

@@ -283,6 +283,7 @@ impl Step for RecreatePostgres {
                 .context("waiting for the restored postgres to accept connections")?;
             cx.log("the restored postgres accepts connections");
             self.check_resumed(cx, &client, out).await?;
+            crate::upgrade::rollback::collation::repair(&self.env, cx).await?;
         }
         Ok(())
     }
