@@ -319,3 +319,62 @@ impl Collation {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::collation::CollatableIndex;
+
+    fn finding(name: &str, reindexed: bool) -> IndexFinding {
+        IndexFinding {
+            index: CollatableIndex {
+                oid: 1,
+                qualified_name: name.into(),
+                table: "t".into(),
+                method: "btree".into(),
+                collations: vec!["default (en_US.utf8)".into()],
+                size_bytes: 8192,
+            },
+            check: CheckOutcome::Passed,
+            check_ms: 0,
+            reindexed,
+            reindex_ms: 0,
+        }
+    }
+
+    fn report(db: &str, findings: Vec<IndexFinding>) -> CollationReport {
+        CollationReport {
+            database: db.into(),
+            recorded_collation_version: None,
+            actual_collation_version: None,
+            amcheck: None,
+            findings,
+            collation_version_refreshed: false,
+            total_ms: 0,
+        }
+    }
+
+    /// The undo and the rollback read what was rebuilt from here: only rebuilt ones, and
+    /// another database's named with it.
+    #[test]
+    fn reindexed_names_only_rebuilt_indexes_with_their_database() {
+        let out = CollationOutput {
+            amcheck_preexisting: false,
+            libc_before: None,
+            libc_after: None,
+            report: Some(report(
+                "privexbot",
+                vec![finding("public.a", true), finding("public.b", false)],
+            )),
+            changed_because: vec!["x".into()],
+            other_databases: vec![report("postgres", vec![finding("public.c", true)])],
+        };
+        assert_eq!(out.reindexed(), ["public.a", "postgres:public.c"]);
+        // A journal written before these fields existed still reads.
+        let old = serde_json::json!({
+            "amcheck_preexisting": true, "libc_before": null, "libc_after": null, "report": null
+        });
+        let o: CollationOutput = serde_json::from_value(old).unwrap();
+        assert!(o.reindexed().is_empty() && o.changed_because.is_empty());
+    }
+}
