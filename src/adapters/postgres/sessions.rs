@@ -22,6 +22,10 @@ pub struct Session {
 }
 
 /// Client backends other than this connection's, oldest first.
+///
+/// Leaves out the postgres container's own healthcheck (`pg_isready` over the local socket):
+/// a probe that sends no query, so it cannot write, and that under load was seen connected at
+/// the `checkpoint` step's late-client check, which then refused the run at random.
 pub async fn list_sessions(client: &Client) -> Result<Vec<Session>, PgError> {
     let rows = client
         .query(
@@ -29,6 +33,7 @@ pub async fn list_sessions(client: &Client) -> Result<Vec<Session>, PgError> {
                     state, backend_start::text \
              FROM pg_stat_activity \
              WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() \
+               AND NOT (client_addr IS NULL AND application_name = 'pg_isready') \
              ORDER BY backend_start",
             &[],
         )
