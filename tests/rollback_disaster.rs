@@ -17,7 +17,8 @@
 //!    live database (the guide's rollback) exits 0, yet `audit_events` then holds twice its rows.
 //!
 //! The restore goes into a new database, checked, then swapped in: step 3 also finds the
-//! database the upgrade left renamed aside (not dropped), and the report saying how to drop it.
+//! database the upgrade left renamed aside (not dropped), and the report's command to drop it,
+//! which, run as printed, drops it.
 //!
 //! `a_failed_restore_leaves_the_original_database_in_place` (its own stack, not finalized):
 //! the dump is cut short and the journal made to vouch for it, so the sha256 check passes and
@@ -291,9 +292,15 @@ async fn finalized_upgrade_is_restored_from_its_backup_never_replayed() {
     );
     let remove = rb["remove_aside"].as_str().unwrap_or_default();
     assert!(
-        remove.contains(&format!("DROP DATABASE \"{aside}\"")),
+        remove.contains(&format!("docker exec {pg} psql -U privexbot -d postgres"))
+            && remove.contains(&format!("DROP DATABASE \"{aside}\"")),
         "{rb}"
     );
+    // The printed command works as printed.
+    let cmd = remove.split('`').nth(1).expect("a command in backticks");
+    let o = Command::new("sh").args(["-c", cmd]).output().unwrap();
+    assert!(o.status.success(), "{cmd}: {}", text(&o));
+    assert_eq!(databases(&stack).await, vec!["privexbot".to_string()]);
     assert!(
         out.contains(remove),
         "the summary says how to drop it\n{out}"

@@ -51,6 +51,11 @@ pub struct Swap {
     pub verified: bool,
     #[serde(default)]
     pub swapped: bool,
+    /// The postgres container and the role, for the command that removes the aside database.
+    #[serde(default)]
+    pub container: String,
+    #[serde(default)]
+    pub user: String,
 }
 
 impl Swap {
@@ -78,16 +83,27 @@ impl Swap {
             aside: name(&format!("_cutover_aside_{run}")),
             verified: false,
             swapped: false,
+            container: String::new(),
+            user: String::new(),
         }
     }
 
     /// How to remove the aside database, for the log and the report.
     pub fn how_to_remove(&self) -> String {
+        let or = |v: &str, placeholder: &'static str| {
+            if v.is_empty() {
+                placeholder.to_string()
+            } else {
+                v.to_string()
+            }
+        };
         format!(
             "the database the upgrade left is kept as {aside} (nothing cutover does drops it); \
-             once you no longer need it: `docker exec -it <postgres container> psql -U <user> \
-             -d postgres -c 'DROP DATABASE {quoted}'`",
+             once you no longer need it: `docker exec {container} psql -U {user} -d postgres -c \
+             'DROP DATABASE {quoted}'`",
             aside = self.aside,
+            container = or(&self.container, "<postgres container>"),
+            user = or(&self.user, "<user>"),
             quoted = quote_ident(&self.aside).replace('\'', "'\\''"),
         )
     }
@@ -163,7 +179,11 @@ pub async fn restore_backup(
     let mut out = out.clone();
     let mut swap = match out.disaster.clone() {
         Some(s) if s.database == db => s,
-        _ => Swap::new(&db, cx.run_dir()),
+        _ => Swap {
+            container: out.plan.name.clone(),
+            user: target.credentials.user.clone(),
+            ..Swap::new(&db, cx.run_dir())
+        },
     };
     out.disaster = Some(swap.clone());
     cx.save_output(&out)?;
