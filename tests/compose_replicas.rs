@@ -10,7 +10,6 @@
 mod support;
 
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use support::cutover::{Run, text};
@@ -30,36 +29,63 @@ fn scaled_worker_compose() -> String {
     )
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+/// The project's container `die` and `start` events, streamed live (`docker events` without
+/// `--until`, read by a thread so the pipe never fills): the engine keeps only a short backlog
+/// for past events, which other tests' events can push out.
+struct EventLog {
+    child: std::process::Child,
+    reader: Option<std::thread::JoinHandle<Vec<(i64, String, String)>>>,
 }
 
-/// (time in ns, action, container id) of the project's container events in [since, until].
-fn events(project: &str, since: u64, until: u64) -> Vec<(i64, String, String)> {
-    let out = Command::new("docker")
-        .args(["events", "--since", &since.to_string()])
-        .args(["--until", &until.to_string()])
-        .args(["--filter", "type=container"])
-        .args(["--filter", &format!("label={LABEL_PROJECT}={project}")])
-        .args(["--format", "{{json .}}"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("docker events");
-    assert!(out.status.success(), "docker events failed");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .map(|v| {
-            (
-                v["timeNano"].as_i64().unwrap_or_default(),
-                v["Action"].as_str().unwrap_or_default().to_string(),
-                v["id"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
+impl EventLog {
+    fn start(project: &str) -> EventLog {
+        let mut child = Command::new("docker")
+            .args(["events", "--filter", "type=container"])
+            .args(["--filter", "event=die", "--filter", "event=start"])
+            .args(["--filter", &format!("label={LABEL_PROJECT}={project}")])
+            .args(["--format", "{{json .}}"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("docker events");
+        let out = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead;
+            std::io::BufReader::new(out)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+                .map(|v| {
+                    (
+                        v["timeNano"].as_i64().unwrap_or_default(),
+                        v["Action"].as_str().unwrap_or_default().to_string(),
+                        v["id"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        });
+        // Let the subscription start before anything happens.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        EventLog {
+            child,
+            reader: Some(reader),
+        }
+    }
+
+    /// (time in ns, action, container id) of every event so far; ends the stream.
+    fn finish(mut self) -> Vec<(i64, String, String)> {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.reader.take().unwrap().join().expect("event reader")
+    }
+}
+
+impl Drop for EventLog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn worker_ids(project: &str) -> Vec<String> {
@@ -93,22 +119,29 @@ async fn every_replica_of_a_scaled_worker_is_stopped_for_the_window_and_started_
     assert!(workers.iter().all(|w| running(w)), "both replicas run");
     let old_pg = stack.container_id("postgres");
 
-    let since = now_secs().saturating_sub(1);
+    let log = EventLog::start(&project);
     let run = Run::upgrade(stack.dir()).output();
     assert!(run.status.success(), "{}", text(&run));
-    let until = now_secs() + 1;
+    let ev = log.finish();
     let new_pg = stack.container_id("postgres");
     assert_ne!(old_pg, new_pg, "postgres was recreated on the target image");
 
-    let ev = events(&project, since, until);
     let first = |action: &str, id: &str| {
         ev.iter()
             .filter(|(_, a, i)| a == action && i == id)
             .map(|(t, _, _)| *t)
             .min()
     };
-    let old_pg_down = first("die", &old_pg).expect("the old postgres stopped");
-    let new_pg_up = first("start", &new_pg).expect("the new postgres started");
+    let seen = || {
+        ev.iter()
+            .map(|(t, a, i)| format!("{t} {a} {}", &i[..12.min(i.len())]))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let old_pg_down = first("die", &old_pg)
+        .unwrap_or_else(|| panic!("the old postgres {old_pg} stopped: events\n{}", seen()));
+    let new_pg_up = first("start", &new_pg)
+        .unwrap_or_else(|| panic!("the new postgres {new_pg} started: events\n{}", seen()));
     for w in &workers {
         let died = first("die", w).unwrap_or_else(|| panic!("replica {w} was never stopped"));
         assert!(

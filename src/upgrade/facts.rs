@@ -50,8 +50,8 @@ pub struct StackFacts {
     /// The file that sets the postgres service's `image:` (the last one that does): the file
     /// the upgrade edits. The compose file itself when none sets it.
     pub edit_file: PathBuf,
-    /// Who resolved the project: the Compose tool (`docker compose 2.26.1 config`) or
-    /// cutover's own reader (no tool on this machine: the compose file alone).
+    /// Who resolved the project: the Compose tool or cutover's own reader (no tool on this
+    /// machine: the compose file alone).
     pub compose_reader: String,
 }
 
@@ -62,15 +62,24 @@ pub fn read(config: &Config, writers: &[String]) -> Result<StackFacts> {
     let tool = tool::find(&config.compose_command).map_err(anyhow::Error::msg)?;
     let (project, reader) = match &tool {
         Some(t) => {
-            let text = tool::resolved_config(t, &files, config.stack_dir(), &config.project)?;
+            let text = match tool::resolved_config(t, &files, config.stack_dir(), &config.project) {
+                Ok(text) => text,
+                // A project Compose rejects: when cutover's own reader sees why in terms of the
+                // configuration (no postgres service, an unknown writer), say that instead.
+                Err(e) => {
+                    let own = compose::read_project(&config.compose_file)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|p| from_project(&p, config, writers));
+                    return Err(own.err().unwrap_or(e));
+                }
+            };
             let dotenv = compose::read_dotenv(&config.stack_dir().join(".env"))
                 .context("reading the project's .env")?;
             let project = compose::parse_resolved(&text, dotenv)
                 .with_context(|| format!("reading `{} config`", t.command_line()))?;
-            (
-                project,
-                format!("{} {} config", t.command_line(), t.version),
-            )
+            // No tool name or version here: the plan reads the same under v1 and v2 (the
+            // engine check logs which one ran).
+            (project, "the Compose tool (`config`)".to_string())
         }
         None => {
             let project = compose::read_project(&config.compose_file)
