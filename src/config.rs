@@ -21,6 +21,9 @@ const NON_CONFIG_ENV: &[&str] = &[
     "CUTOVER_LOG",
     // Test-only crash knob, read by `engine::fault`.
     "CUTOVER_FAULT",
+    // The test bed's (testbed/bed), exported in shells that also run cutover.
+    "CUTOVER_TESTBED_CACHE",
+    "CUTOVER_DEBIAN_MIRROR",
 ];
 pub const COMPOSE_FILE_NAMES: &[&str] = &[
     "compose.yaml",

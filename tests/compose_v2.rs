@@ -16,7 +16,6 @@ fn bed_compose_v2(docker_config: &Path) -> Output {
     Command::new(support::bed_path())
         .arg("compose-v2")
         .env("DOCKER_CONFIG", docker_config)
-        .env_remove("CUTOVER_COMPOSE_PLUGIN_DIR")
         .stdin(Stdio::null())
         .output()
         .expect("run testbed/bed compose-v2")

@@ -12,15 +12,11 @@
 COMPOSE_V2_SUITE=trixie
 COMPOSE_V2_PACKAGE=docker-compose
 
-# Where the plugin goes: CUTOVER_COMPOSE_PLUGIN_DIR if set, else the docker CLI's per-user
-# plugin directory ($DOCKER_CONFIG/cli-plugins, default ~/.docker/cli-plugins). A test or a
-# shared machine can point DOCKER_CONFIG elsewhere to try v2 without changing everyone's CLI.
+# Where the plugin goes: the docker CLI's per-user plugin directory ($DOCKER_CONFIG/cli-plugins,
+# default ~/.docker/cli-plugins). A test or a shared machine can point DOCKER_CONFIG elsewhere to
+# try v2 without changing everyone's CLI.
 compose_v2_plugin_dir() {
-	if [ -n "${CUTOVER_COMPOSE_PLUGIN_DIR:-}" ]; then
-		echo "$CUTOVER_COMPOSE_PLUGIN_DIR"
-	else
-		echo "${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
-	fi
+	echo "${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
 }
 
 # Downloads URL to FILE (curl, else wget), failing on HTTP errors.
