@@ -37,6 +37,7 @@ pub const COMPOSE_FILE_NAMES: &[&str] = &[
 #[serde(deny_unknown_fields)]
 pub struct Partial {
     pub compose_file: Option<PathBuf>,
+    pub compose_command: Option<String>,
     pub project: Option<String>,
     pub postgres_service: Option<String>,
     pub backend_service: Option<String>,
@@ -65,6 +66,7 @@ pub struct Partial {
 
 const KEYS: &[&str] = &[
     "compose_file",
+    "compose_command",
     "project",
     "postgres_service",
     "backend_service",
@@ -120,6 +122,9 @@ pub const ROLLBACK_CHECKS: &[&str] = &["rows", "contents"];
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
     pub compose_file: PathBuf,
+    /// The Compose tool: `auto` (default: `docker compose` (v2) if the docker CLI has it, else
+    /// `docker-compose`), `v1`, `v2`, or the command words (e.g. `/opt/compose/docker-compose`).
+    pub compose_command: String,
     pub project: String,
     pub postgres_service: String,
     pub backend_service: String,
@@ -363,6 +368,7 @@ fn merge(
     }
     take!(
         compose_file,
+        compose_command,
         project,
         postgres_service,
         backend_service,
@@ -456,6 +462,16 @@ fn resolve(
             ),
         ));
     }
+    let compose_command = p
+        .compose_command
+        .unwrap_or_else(|| crate::upgrade::tool::AUTO.into());
+    if compose_command.trim().is_empty() {
+        return Err(bad_key(
+            "compose_command",
+            &sources,
+            "must not be empty: auto, v1, v2 or the command words",
+        ));
+    }
     let qdrant_ports = p.qdrant_ports.unwrap_or_else(|| "auto".into());
     parse_qdrant_ports(&qdrant_ports).map_err(|e| bad_key("qdrant_ports", &sources, &e))?;
     let postgres_service = p.postgres_service.unwrap_or_else(|| "postgres".into());
@@ -534,6 +550,7 @@ fn resolve(
             .map(|d| cwd.join(d))
             .unwrap_or_else(|| stack_dir.join(".cutover").join("runs")),
         compose_file,
+        compose_command,
         project,
         postgres_service,
         backend_service,

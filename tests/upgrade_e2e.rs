@@ -50,22 +50,12 @@ fn run_ids(out: &str) -> Vec<String> {
         .collect()
 }
 
-/// `docker compose` (v2) if present, else `docker-compose` (v1): whichever this machine has.
+/// The Compose tool the tests run under (`COMPOSE`, else v2 if present, else v1) accepts it.
 fn compose_accepts(file: &Path) -> bool {
-    let v2 = Command::new("docker")
-        .args(["compose", "version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let mut cmd = if v2 {
-        let mut c = Command::new("docker");
-        c.arg("compose");
-        c
-    } else {
-        Command::new("docker-compose")
-    };
-    cmd.arg("-f")
+    let words = support::compose_words();
+    Command::new(&words[0])
+        .args(&words[1..])
+        .arg("-f")
         .arg(file)
         .args(["config", "-q"])
         .current_dir(file.parent().unwrap())

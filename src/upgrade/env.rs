@@ -27,6 +27,8 @@ use crate::config::Config;
 pub struct UpgradeEnv {
     pub project: String,
     pub compose_file: PathBuf,
+    /// `compose_command`: `auto`, `v1`, `v2` or the command words (see `crate::upgrade::tool`).
+    pub compose_command: String,
     pub stack_dir: PathBuf,
     pub postgres_service: String,
     pub backend_service: String,
@@ -78,6 +80,7 @@ impl UpgradeEnv {
         UpgradeEnv {
             project: config.project.clone(),
             compose_file: config.compose_file.clone(),
+            compose_command: config.compose_command.clone(),
             stack_dir: config.stack_dir().to_path_buf(),
             postgres_service: config.postgres_service.clone(),
             backend_service: config.backend_service.clone(),

@@ -1,15 +1,22 @@
-//! What the compose file says about the stack, read without Docker when the plan is built, so
-//! `cutover plan` can name the containers, images, files and ports each step will touch.
+//! What the Compose project says about the stack, read without the Docker engine when the plan
+//! is built, so `cutover plan` can name the containers, images, files and ports each step will
+//! touch.
 //!
-//! Invariant: these are expectations from the file; the steps confirm them against the engine
-//! at run time (the `discover` check) and trust the engine when the two disagree.
+//! The project is read through the Compose tool itself (`config`): every file of
+//! `COMPOSE_FILE` (or the compose file and its override), `.env`, the shell's environment and
+//! profiles resolve exactly as Compose resolves them. Without any Compose tool on the machine,
+//! cutover's own reader reads the compose file alone (and says so in `compose_reader`).
+//!
+//! Invariant: these are expectations from the project; the steps confirm them against the
+//! engine at run time (the `discover` check) and trust the engine when the two disagree.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use crate::adapters::compose::{self, ComposeProject};
 use crate::config::Config;
+use crate::upgrade::tool;
 
 /// One service as the compose file declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +25,11 @@ pub struct ServiceFacts {
     /// `container_name:` if set, else Compose v2's `<project>-<service>-1`.
     pub container: String,
     pub image: Option<String>,
+    /// Its networks and restart policy in the merged project (qdrant gets the same).
+    pub networks: Vec<String>,
+    pub restart: Option<String>,
+    /// Containers `up` starts for it (`deploy.replicas` / `scale`); each one is stopped.
+    pub replicas: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,12 +45,59 @@ pub struct StackFacts {
     pub published_ports: Vec<u16>,
     /// The first named volume (the database's data volume in privexbot's file).
     pub postgres_volume: Option<String>,
+    /// The project's files in Compose's merge order (the compose file, then overrides).
+    pub compose_files: Vec<PathBuf>,
+    /// The file that sets the postgres service's `image:` (the last one that does): the file
+    /// the upgrade edits. The compose file itself when none sets it.
+    pub edit_file: PathBuf,
+    /// Who resolved the project: the Compose tool or cutover's own reader (no tool on this
+    /// machine: the compose file alone).
+    pub compose_reader: String,
 }
 
 pub fn read(config: &Config, writers: &[String]) -> Result<StackFacts> {
-    let project = compose::read_project(&config.compose_file)
-        .with_context(|| format!("reading {}", config.compose_file.display()))?;
-    from_project(&project, config, writers)
+    let cwd = std::env::current_dir().unwrap_or_else(|_| config.stack_dir().to_path_buf());
+    let shell: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let files = compose::project_files(&config.compose_file, &cwd, &shell);
+    let tool = tool::find(&config.compose_command).map_err(anyhow::Error::msg)?;
+    let (project, reader) = match &tool {
+        Some(t) => {
+            let text = match tool::resolved_config(t, &files, config.stack_dir(), &config.project) {
+                Ok(text) => text,
+                // A project Compose rejects: when cutover's own reader sees why in terms of the
+                // configuration (no postgres service, an unknown writer), say that instead.
+                Err(e) => {
+                    let own = compose::read_project(&config.compose_file)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|p| from_project(&p, config, writers));
+                    return Err(own.err().unwrap_or(e));
+                }
+            };
+            let dotenv = compose::read_dotenv(&config.stack_dir().join(".env"))
+                .context("reading the project's .env")?;
+            let project = compose::parse_resolved(&text, dotenv)
+                .with_context(|| format!("reading `{} config`", t.command_line()))?;
+            // No tool name or version here: the plan reads the same under v1 and v2 (the
+            // engine check logs which one ran).
+            (project, "the Compose tool (`config`)".to_string())
+        }
+        None => {
+            let project = compose::read_project(&config.compose_file)
+                .with_context(|| format!("reading {}", config.compose_file.display()))?;
+            (
+                project,
+                "cutover's reader (no Compose tool): the compose file alone".to_string(),
+            )
+        }
+    };
+    let edit_file = compose::file_defining_image(&files, &config.postgres_service)
+        .context("finding the file that sets the postgres image")?
+        .unwrap_or_else(|| config.compose_file.clone());
+    let mut facts = from_project(&project, config, writers)?;
+    facts.compose_files = files;
+    facts.edit_file = edit_file;
+    facts.compose_reader = reader;
+    Ok(facts)
 }
 
 fn from_project(p: &ComposeProject, config: &Config, writers: &[String]) -> Result<StackFacts> {
@@ -50,6 +109,9 @@ fn from_project(p: &ComposeProject, config: &Config, writers: &[String]) -> Resu
                 .clone()
                 .unwrap_or_else(|| format!("{}-{name}-1", config.project)),
             image: s.image.clone(),
+            networks: s.networks.clone(),
+            restart: s.restart.clone(),
+            replicas: s.replicas,
         })
     };
     let known = || {
@@ -101,6 +163,9 @@ fn from_project(p: &ComposeProject, config: &Config, writers: &[String]) -> Resu
         has_qdrant: p.service("qdrant").is_some(),
         published_ports,
         postgres_volume: p.volumes.first().cloned(),
+        compose_files: vec![config.compose_file.clone()],
+        edit_file: config.compose_file.clone(),
+        compose_reader: String::new(),
     })
 }
 

@@ -113,15 +113,16 @@ pub async fn as_recreated(env: &UpgradeEnv, cx: &StepContext) -> Result<(), Step
 }
 
 /// Once the edit finished: the compose file still names the target image for postgres.
-pub async fn as_edited(env: &UpgradeEnv, cx: &StepContext) -> Result<(), StepError> {
+pub async fn as_edited(_env: &UpgradeEnv, cx: &StepContext) -> Result<(), StepError> {
     let (Some(out), Some(StepState::Done)) = (cx.output::<EditOutput>(), cx.own_state()) else {
         return Ok(());
     };
-    let file = env.compose_file.clone();
+    // The file the edit changed (an override when that is where postgres's image is set).
+    let file = out.backup.original.clone();
     let project = tokio::task::spawn_blocking(move || compose::read_project(&file))
         .await
         .context("read task")?
-        .with_context(|| format!("reading {}", env.compose_file.display()))?;
+        .with_context(|| format!("reading {}", out.backup.original.display()))?;
     let image = project
         .service(&out.edit.postgres_service)
         .and_then(|s| s.image.clone())
@@ -129,7 +130,7 @@ pub async fn as_edited(env: &UpgradeEnv, cx: &StepContext) -> Result<(), StepErr
     if image != out.edit.postgres_image {
         return Err(StepError::new(format!(
             "{} gives {} the image {image:?}; the edit journaled {} (restored or edited by hand?)",
-            env.compose_file.display(),
+            out.backup.original.display(),
             out.edit.postgres_service,
             out.edit.postgres_image
         )));

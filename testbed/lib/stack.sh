@@ -16,23 +16,34 @@ TEMPLATE_BEFORE=cutover-testbed/postgres-alpine-shaped:latest
 before_image() { echo "${CUTOVER_TESTBED_BEFORE:-$TEMPLATE_BEFORE}"; }
 LABEL_TESTBED=cutover.testbed
 
+# The Compose command, chosen as cutover's `compose_command` chooses: COMPOSE=v1 (docker-compose),
+# v2 (docker compose), the command words, or auto (default): v2 if the docker CLI has it, else
+# docker-compose. The tests set COMPOSE to run the stacks and cutover under one version.
 compose_cmd() {
-	if [ -n "${COMPOSE:-}" ]; then
-		echo "$COMPOSE"
-	elif command -v docker-compose >/dev/null; then
-		echo docker-compose
-	else
-		echo "docker compose"
-	fi
+	case "${COMPOSE:-auto}" in
+	v1) echo docker-compose ;;
+	v2) echo "docker compose" ;;
+	auto)
+		if docker compose version >/dev/null 2>&1; then
+			echo "docker compose"
+		elif command -v docker-compose >/dev/null; then
+			echo docker-compose
+		else
+			die "no Compose tool: apt-get install -y docker-compose (v1), or testbed/bed compose-v2"
+		fi
+		;;
+	*) echo "$COMPOSE" ;;
+	esac
 }
 
-# compose_in DIR PROJECT ARGS...: the Compose tool on one stack, run from its directory so
-# both Compose v1 and v2 read its .env.
+# compose_in DIR PROJECT ARGS...: the Compose tool on one stack, run from its directory with no
+# -f, so both Compose v1 and v2 read its .env and pick its files as a user's `up` would:
+# compose.yaml plus a compose.override.yaml, or the COMPOSE_FILE list of its .env.
 compose_in() {
 	local dir=$1 project=$2
 	shift 2
 	# shellcheck disable=SC2046 # "docker compose" is two words on purpose.
-	(cd "$dir" && $(compose_cmd) -p "$project" -f compose.yaml "$@")
+	(cd "$dir" && $(compose_cmd) -p "$project" "$@")
 }
 
 check_project_name() {

@@ -115,6 +115,7 @@ impl<'a> Run<'a> {
             .args(["--pull", self.pull])
             .current_dir(self.dir)
             .env("CUTOVER_QDRANT_PORTS", "none")
+            .env("CUTOVER_COMPOSE_COMMAND", super::compose_choice())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         c

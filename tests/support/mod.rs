@@ -72,6 +72,55 @@ pub fn require_docker() -> Option<Engine> {
     None
 }
 
+/// The Compose tool the tests run under: `COMPOSE` (`v1`, `v2`, or the command words), else
+/// `auto` (v2 if the docker CLI has it, else v1). The test bed's stacks read the same variable,
+/// and the binary gets it as `compose_command`, so CI can run one pass under each version.
+pub fn compose_choice() -> String {
+    std::env::var("COMPOSE")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "auto".into())
+}
+
+/// The command words of [`compose_choice`], resolved as cutover resolves `auto`.
+pub fn compose_words() -> Vec<String> {
+    let words = |s: &str| s.split_whitespace().map(String::from).collect();
+    match compose_choice().trim() {
+        "v1" => words("docker-compose"),
+        "v2" => words("docker compose"),
+        "auto" => {
+            let v2 = Command::new("docker")
+                .args(["compose", "version"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            words(if v2 {
+                "docker compose"
+            } else {
+                "docker-compose"
+            })
+        }
+        other => words(other),
+    }
+}
+
+/// `COMPOSE_WORDS version --short` of the tool the tests run under (`1.29.2`, `2.26.1-4`).
+pub fn compose_version() -> String {
+    let w = compose_words();
+    let out = Command::new(&w[0])
+        .args(&w[1..])
+        .args(["version", "--short"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run `{} version`: {e}", w.join(" ")));
+    assert!(out.status.success(), "`{} version` failed", w.join(" "));
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .trim_start_matches('v')
+        .to_string()
+}
+
 /// Path of the test bed's entry point.
 pub fn bed_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testbed/bed")

@@ -30,11 +30,25 @@ impl Stack {
     /// As `up_seeded`, with postgres on `before` (None: the test bed's default, the
     /// Alpine-shaped image; `support::cutover::GLIBC_BEFORE` for the glibc -> glibc case).
     pub fn up_seeded_on(scale: u32, before: Option<&str>) -> Stack {
+        Self::up_with_files_on(scale, &[], before)
+    }
+
+    /// Like [`Stack::up_seeded`], with `files` (name, text) written into the stack's directory
+    /// first: a `compose.yaml` there replaces the template, and Compose reads a
+    /// `compose.override.yaml` (or the `COMPOSE_FILE` of an `.env`) as a user's would.
+    pub fn up_with_files(scale: u32, files: &[(&str, &str)]) -> Stack {
+        Self::up_with_files_on(scale, files, None)
+    }
+
+    fn up_with_files_on(scale: u32, files: &[(&str, &str)], before: Option<&str>) -> Stack {
         let project = unique_project();
         let dir = tempfile::Builder::new()
             .prefix("cutover-stack-")
             .tempdir()
             .expect("tempdir");
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("write a stack file");
+        }
         // Build the guard first: a failing `up` still gets cleaned up.
         let mut stack = Stack {
             project,
@@ -76,6 +90,14 @@ impl Stack {
 
     pub fn compose_file(&self) -> PathBuf {
         self.dir.path().join("compose.yaml")
+    }
+
+    /// The stack's template compose file (`testbed/stack/compose.yaml`), to derive variants.
+    pub fn template() -> String {
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("testbed/stack/compose.yaml"),
+        )
+        .expect("read testbed/stack/compose.yaml")
     }
 
     /// The container name of a service (`postgres`, `backend`, `celery-worker`).

@@ -32,6 +32,12 @@ pub struct PgvectorEdit {
     /// The healthcheck `test` array. The default needs only bash (the Qdrant image has no curl):
     /// it asks `/readyz` over a raw TCP connection.
     pub qdrant_healthcheck: Vec<String>,
+    /// postgres's networks and restart policy in the merged project, for qdrant when the edited
+    /// file's postgres does not spell them out (an override that only sets the image).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub postgres_networks: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres_restart: Option<String>,
 }
 
 pub const QDRANT_HTTP: u16 = 6333;
@@ -53,6 +59,8 @@ impl PgvectorEdit {
                 "-c".into(),
                 "exec 3<>/dev/tcp/127.0.0.1/6333 && printf 'GET /readyz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '".into(),
             ],
+            postgres_networks: Vec::new(),
+            postgres_restart: None,
         }
     }
 }
@@ -165,7 +173,8 @@ pub fn edit_compose_text(text: &str, edit: &PgvectorEdit) -> Result<EditedText, 
 fn qdrant_service(edit: &PgvectorEdit, postgres: &Mapping) -> Result<Mapping, ComposeError> {
     let restart = postgres
         .get("restart")
-        .and_then(|n| n.as_scalar().map(|s| s.as_string()));
+        .and_then(|n| n.as_scalar().map(|s| s.as_string()))
+        .or_else(|| edit.postgres_restart.clone());
     let mut template = String::from("image: placeholder\n");
     if restart.is_some() {
         template.push_str("restart: placeholder\n");
@@ -199,22 +208,26 @@ fn qdrant_service(edit: &PgvectorEdit, postgres: &Mapping) -> Result<Mapping, Co
         hc.set("test", &test);
     }
     // Same networks as postgres, so the backend reaches both the same way. A mapping form
-    // (with aliases) is reduced to the names: the aliases belong to postgres.
-    if let Some(networks) = postgres.get("networks") {
-        let names: Vec<String> = if let Some(seq) = networks.as_sequence() {
-            seq.values().filter_map(|v| scalar_text(&v)).collect()
-        } else if let Some(map) = networks.as_mapping() {
-            map.keys().filter_map(|k| scalar_text(&k)).collect()
-        } else {
-            Vec::new()
-        };
-        if !names.is_empty() {
-            let seq = parse_sequence(names.len())?;
-            for (i, n) in names.iter().enumerate() {
-                seq.set(i, n.as_str());
-            }
-            service.set("networks", &seq);
+    // (with aliases) is reduced to the names: the aliases belong to postgres. When this file's
+    // postgres names none (an override), the merged project's are used.
+    let networks = postgres.get("networks");
+    let mut names: Vec<String> = if let Some(seq) = networks.as_ref().and_then(|n| n.as_sequence())
+    {
+        seq.values().filter_map(|v| scalar_text(&v)).collect()
+    } else if let Some(map) = networks.as_ref().and_then(|n| n.as_mapping()) {
+        map.keys().filter_map(|k| scalar_text(&k)).collect()
+    } else {
+        Vec::new()
+    };
+    if networks.is_none() {
+        names = edit.postgres_networks.clone();
+    }
+    if !names.is_empty() {
+        let seq = parse_sequence(names.len())?;
+        for (i, n) in names.iter().enumerate() {
+            seq.set(i, n.as_str());
         }
+        service.set("networks", &seq);
     }
     Ok(service)
 }

@@ -12,6 +12,7 @@ mod error;
 mod files;
 mod interpolate;
 mod reader;
+mod resolved;
 mod validate;
 
 pub use dotenv::{parse_dotenv, read_dotenv};
@@ -20,6 +21,7 @@ pub use error::ComposeError;
 pub use files::{Backup, atomic_write, backup_compose_file, restore_compose_file, sha256_hex};
 pub use interpolate::interpolate;
 pub use reader::{ComposeProject, ServiceInfo, parse_compose, read_project};
+pub use resolved::{file_defining_image, parse_resolved, project_files};
 pub use validate::validate_edit;
 
 /// What applying the edit to a file did: where the copy is and whether anything changed.

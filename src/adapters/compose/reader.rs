@@ -26,6 +26,10 @@ pub struct ServiceInfo {
     pub environment: BTreeMap<String, String>,
     /// Published ports as written (`"5432:5432"`, `6333`), for the caller to check for clashes.
     pub ports: Vec<String>,
+    /// `deploy.replicas` or `scale` (default 1): how many containers `up` starts.
+    pub replicas: u32,
+    /// `restart:` policy, if set.
+    pub restart: Option<String>,
 }
 
 impl fmt::Debug for ServiceInfo {
@@ -40,6 +44,8 @@ impl fmt::Debug for ServiceInfo {
                 &self.environment.keys().collect::<Vec<_>>(),
             )
             .field("ports", &self.ports)
+            .field("replicas", &self.replicas)
+            .field("restart", &self.restart)
             .finish()
     }
 }
@@ -165,6 +171,13 @@ fn read_service(
         },
         environment,
         ports: string_list(get("ports")),
+        replicas: get("deploy")
+            .and_then(|d| d.as_mapping_get("replicas"))
+            .or_else(|| get("scale"))
+            .and_then(scalar_string)
+            .and_then(|r| interpolate(&r, env).parse().ok())
+            .unwrap_or(1),
+        restart: text("restart"),
     })
 }
 

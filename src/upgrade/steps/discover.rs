@@ -1,6 +1,7 @@
 //! Check `discover`: find the stack's containers by their Compose labels (never by name, which
 //! differs between Compose v1 and v2). Postgres must be there; a writer service that is absent
 //! (privexbot's celery-worker is often commented out) is reported and skipped, not an error.
+//! A scaled writer service contributes every replica.
 
 use std::sync::Arc;
 
@@ -40,7 +41,7 @@ impl From<&ServiceContainer> for Found {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Discovery {
     pub postgres: Found,
-    /// Writer services that have a container, in stop order.
+    /// The containers of the writer services (every replica), in stop order.
     pub writers: Vec<Found>,
     /// Writer services with no container: skipped by every later step.
     pub absent: Vec<String>,
@@ -70,6 +71,24 @@ impl Step for Discover {
             "containers labelled com.docker.compose.project={}",
             self.env.project
         )];
+        let f = &self.env.facts;
+        if !f.compose_reader.is_empty() {
+            t.push(format!(
+                "project read by {}: {}",
+                f.compose_reader,
+                f.compose_files
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for w in f.writers.iter().filter(|w| w.replicas > 1) {
+            t.push(format!(
+                "{}: {} replicas, each stopped",
+                w.service, w.replicas
+            ));
+        }
         for w in &self.env.facts.absent_writers {
             t.push(format!("{w}: not in the compose file, will be skipped"));
         }
@@ -104,15 +123,16 @@ impl Step for Discover {
         let mut writers = Vec::new();
         let mut absent = Vec::new();
         for svc in env.writer_services() {
-            match of(&svc) {
-                Some(c) => {
-                    cx.log(format!("{svc}: {} ({}, {})", c.name, c.image, c.state));
-                    writers.push(Found::from(c));
-                }
-                None => {
-                    cx.log(format!("{svc}: no container: skipped"));
-                    absent.push(svc);
-                }
+            // Every replica (`deploy.replicas`, `scale`, `up --scale`): one left running would
+            // keep writing through the backup.
+            let replicas: Vec<_> = all.iter().filter(|c| c.service == svc).collect();
+            for c in &replicas {
+                cx.log(format!("{svc}: {} ({}, {})", c.name, c.image, c.state));
+                writers.push(Found::from(*c));
+            }
+            if replicas.is_empty() {
+                cx.log(format!("{svc}: no container: skipped"));
+                absent.push(svc);
             }
         }
         let inspect = docker

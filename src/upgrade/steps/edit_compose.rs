@@ -33,6 +33,15 @@ impl EditCompose {
         let mut e = PgvectorEdit::new(&self.env.target_image, &self.env.qdrant_image);
         e.postgres_service = self.env.postgres_service.clone();
         e.qdrant_ports = self.env.qdrant_ports.clone();
+        // For qdrant when the edited file is an override that only sets postgres's image.
+        let pg = &self.env.facts.postgres;
+        e.postgres_networks = pg
+            .networks
+            .iter()
+            .filter(|n| *n != "default")
+            .cloned()
+            .collect();
+        e.postgres_restart = pg.restart.clone();
         e
     }
 }
@@ -59,7 +68,7 @@ impl Step for EditCompose {
         let mut t = vec![
             format!(
                 "file {} (copy kept in the run directory)",
-                self.env.compose_file.display()
+                self.env.facts.edit_file.display()
             ),
             format!(
                 "services.{}.image: {}",
@@ -82,7 +91,8 @@ impl Step for EditCompose {
     }
 
     async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
-        let file = self.env.compose_file.clone();
+        // The file that sets postgres's image: an override when one does.
+        let file = self.env.facts.edit_file.clone();
         let run_dir = cx.run_dir().to_path_buf();
         // On resume the journaled copy is the original; a new copy now would be of the edit.
         let edit = match cx.output::<EditOutput>() {
@@ -121,10 +131,17 @@ impl Step for EditCompose {
             .and_then(|e| e.compose_tool)
         {
             Some(t) => {
-                tool::accepts(&t, &file).await?;
+                tool::accepts(&t, &self.env.facts.compose_files, &self.env.stack_dir).await?;
                 cx.log(format!(
-                    "`{} config -q` accepts the edited file",
-                    t.join(" ")
+                    "`{} config -q` accepts the edited project ({})",
+                    t.join(" "),
+                    self.env
+                        .facts
+                        .compose_files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             None => cx.log("no Compose tool on this machine: checked by cutover's reader only"),

@@ -15,6 +15,9 @@ use crate::upgrade::tool;
 pub struct EngineOutput {
     pub api_version: String,
     pub compose_tool: Option<Vec<String>>,
+    /// What the tool reported (`2.26.1-4`, `1.29.2`); absent in older journals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose_version: Option<String>,
 }
 
 pub struct EngineReachable {
@@ -33,15 +36,22 @@ impl Step for EngineReachable {
         let docker = self.env.docker().await?;
         let api_version = docker.api_version();
         cx.log(format!("engine API {api_version}"));
-        let compose_tool = tool::detect().await;
+        let compose_tool = tool::detect(&self.env.compose_command)
+            .await
+            .map_err(StepError::new)?;
         let out = EngineOutput {
             api_version,
-            compose_tool: compose_tool.clone(),
+            compose_tool: compose_tool.as_ref().map(|t| t.words.clone()),
+            compose_version: compose_tool.as_ref().map(|t| t.version.clone()),
         };
         cx.save_output(&out)?;
         Ok(match compose_tool {
             Some(t) => {
-                cx.log(format!("compose tool: {}", t.join(" ")));
+                cx.log(format!(
+                    "compose tool: {} (version {})",
+                    t.command_line(),
+                    t.version
+                ));
                 Finish::Ok
             }
             None => Finish::Warning(
