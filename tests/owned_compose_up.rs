@@ -319,3 +319,53 @@ async fn a_taken_qdrant_port_fails_before_the_writers_stop() {
         .any(|v| v["type"] == "step_started" && v["step"] == "stop-writers");
     assert!(!stop_started, "stop-writers never started:\n{journal}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_postgres_starts_on_a_volume_another_running_container_mounts() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(5);
+    let dir = stack.dir();
+    let pg = stack.container("postgres");
+    let volume = docker(&["inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", &pg]);
+    let run = Run::upgrade(dir).output();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+
+    // A second container runs on the data volume (the shape of a second server: unguarded,
+    // the rollback would start the old postgres beside it on the same data directory).
+    let other = support::Scratch::new();
+    let labels = other.label_args();
+    let mount = format!("{volume}:/var/lib/postgresql/data");
+    let mut args = vec!["run", "-d"];
+    args.extend(labels.iter().map(String::as_str));
+    args.extend(["-v", &mount, support::cutover::QDRANT]);
+    let intruder = docker(&args);
+
+    let rb = Run::new(dir, &["rollback", "--yes"]).output();
+    let said = text(&rb);
+    assert_ne!(rb.status.code(), Some(1), "the guard must refuse: {said}");
+    assert!(
+        said.contains("refusing to start a postgres server"),
+        "{said}"
+    );
+    // The old postgres did not start: only the intruder runs on the volume.
+    let on_volume = servers_on(&volume);
+    assert_eq!(on_volume.len(), 1, "{on_volume:?}");
+    assert!(intruder.starts_with(&docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("volume={volume}")
+    ])));
+
+    // Once it is gone, the same rollback finishes.
+    docker(&["rm", "-f", &intruder]);
+    let rb = Run::new(dir, &["rollback", "--yes", "--break-stale-lock"]).output();
+    assert_rolled_back(&rb);
+    assert_eq!(servers_on(&volume), vec![pg.clone()]);
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]),
+        format!("{BEFORE} true")
+    );
+}
