@@ -369,3 +369,35 @@ async fn no_postgres_starts_on_a_volume_another_running_container_mounts() {
         format!("{BEFORE} true")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finalize_of_a_done_run_removes_the_parked_container_and_the_keep_tag() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(5);
+    let dir = stack.dir();
+    let run = Run::upgrade(dir).output();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(parked(&stack).len(), 1);
+    assert!(!keep_tags(&stack).is_empty());
+
+    let fin = Run::new(dir, &["finalize", "--yes"]).output();
+    let said = text(&fin);
+    assert_eq!(fin.status.code(), Some(0), "{said}");
+    assert!(said.contains("keep tag"), "{said}");
+    assert!(parked(&stack).is_empty(), "placeholder removed");
+    assert!(keep_tags(&stack).is_empty(), "keep tag removed");
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "-f",
+            "{{.Config.Image}} {{.State.Running}}",
+            &stack.container("postgres")
+        ]),
+        format!("{AFTER} true")
+    );
+    // The old image itself stays: it is the operator's (here the test bed's) to remove.
+    assert!(!docker(&["images", "-q", BEFORE]).is_empty());
+    compose_up_changes_nothing(&stack, "after finalize");
+}
