@@ -168,7 +168,8 @@ pub struct Config {
     /// proof, and on the disaster path, contents are always compared.
     pub rollback_check: String,
     /// Host ports for qdrant: `auto` (default: 6333/6334 on loopback if free, else unpublished),
-    /// `none` (reachable only on the stack's network), or `HOST:CONTAINER,...`.
+    /// `none` (reachable only on the stack's network), or `[IP:]HOST:CONTAINER,...` (IP
+    /// defaults to 127.0.0.1; `0.0.0.0:6333:6333` publishes on every interface, by request).
     pub qdrant_ports: String,
     /// How long postgres, qdrant and the backend may take to become ready (default 120 s).
     pub ready_timeout_secs: u64,
@@ -589,10 +590,19 @@ pub fn parse_qdrant_ports(
     }
     spec.split(',')
         .map(|m| {
-            let (h, c) = m
-                .trim()
-                .split_once(':')
-                .ok_or(format!("{m:?}: expected HOST:CONTAINER (or auto, none)"))?;
+            // `[IP:]HOST:CONTAINER`; without IP, loopback (never every interface unasked).
+            let (ip, hc) = match m.trim().rsplitn(3, ':').collect::<Vec<_>>()[..] {
+                [_, _, ip] => (
+                    ip.trim_matches(|c| c == '[' || c == ']')
+                        .parse::<std::net::IpAddr>()
+                        .map_err(|_| format!("{m:?}: {ip:?} is not an IP address"))?,
+                    &m.trim()[ip.len() + 1..],
+                ),
+                _ => (crate::adapters::compose::loopback(), m.trim()),
+            };
+            let (h, c) = hc.split_once(':').ok_or(format!(
+                "{m:?}: expected HOST:CONTAINER or IP:HOST:CONTAINER (or auto, none)"
+            ))?;
             let port = |v: &str| {
                 v.trim()
                     .parse::<u16>()
@@ -603,6 +613,7 @@ pub fn parse_qdrant_ports(
             Ok(crate::adapters::compose::PortMapping {
                 host: port(h)?,
                 container: port(c)?,
+                host_ip: ip,
             })
         })
         .collect::<Result<Vec<_>, String>>()

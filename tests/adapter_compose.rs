@@ -61,10 +61,14 @@ fn taken_ports_leave_qdrant_unpublished() {
     e.qdrant_ports = vec![PortMapping {
         host: 16333,
         container: 6333,
+        host_ip: cutover::adapters::compose::loopback(),
     }];
     let out = edit_compose_text(FIXTURE, &e).unwrap();
     let project = parse_compose(&out.text, Default::default(), None).unwrap();
-    assert_eq!(project.service("qdrant").unwrap().ports, vec!["16333:6333"]);
+    assert_eq!(
+        project.service("qdrant").unwrap().ports,
+        vec!["127.0.0.1:16333:6333"]
+    );
 }
 
 #[test]

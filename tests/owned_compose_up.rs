@@ -118,6 +118,15 @@ fn servers_on(volume: &str) -> Vec<String> {
     .collect()
 }
 
+/// A host port nothing listens on now (the engine runs on this machine in the test bed).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn keep_tags(stack: &Stack) -> String {
     docker(&[
         "images",
@@ -138,13 +147,34 @@ async fn compose_up_after_a_done_upgrade_changes_nothing_then_rollback_restores(
     let file_before = std::fs::read(stack.compose_file()).unwrap();
     let before = fingerprint(&stack.connect().await, "public").await.unwrap();
 
-    let run = Run::upgrade(dir).output();
+    let port = free_port();
+    let run = Run::upgrade(dir)
+        .env("CUTOVER_QDRANT_PORTS", &format!("{port}:6333"))
+        .output();
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
     let pg = stack.container("postgres");
     assert_eq!(
         docker(&["inspect", "-f", "{{.Config.Image}}", &pg]),
         AFTER,
         "upgraded"
+    );
+    // Published on loopback only, as asked without an address.
+    let file = std::fs::read_to_string(stack.compose_file()).unwrap();
+    assert!(
+        file.contains(&format!("\"127.0.0.1:{port}:6333\"")),
+        "{file}"
+    );
+    let qdrant = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={}", stack.project()),
+        "--filter",
+        "label=com.docker.compose.service=qdrant",
+    ]);
+    assert_eq!(
+        docker(&["port", &qdrant, "6333/tcp"]),
+        format!("127.0.0.1:{port}")
     );
 
     // The operator's own Compose: nothing to recreate, exactly the file's services.
@@ -238,4 +268,136 @@ async fn a_started_parked_container_refuses_and_rollback_recreates_it_from_the_j
     assert_tables_kept(&stack, &before, "after the rollback").await;
     backend_healthy(&stack).await;
     compose_up_changes_nothing(&stack, "after the rollback");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_taken_qdrant_port_fails_before_the_writers_stop() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up();
+    let dir = stack.dir();
+    // Another container holds the port on the engine's host.
+    let squatter = support::Scratch::new();
+    let port = free_port();
+    let mut args = vec!["run", "-d"];
+    let labels = squatter.label_args();
+    args.extend(labels.iter().map(String::as_str));
+    let publish = format!("127.0.0.1:{port}:6333");
+    args.extend(["-p", &publish, support::cutover::QDRANT]);
+    docker(&args);
+    let backend = stack.container("backend");
+    let started = |c: &str| {
+        docker(&[
+            "inspect",
+            "-f",
+            "{{.State.StartedAt}} {{.State.Running}}",
+            c,
+        ])
+    };
+    let (backend_before, pg_before) = (started(&backend), stack.container_id("postgres"));
+
+    let run = Run::upgrade(dir)
+        .env("CUTOVER_QDRANT_PORTS", &format!("{port}:6333"))
+        .output();
+    let said = text(&run);
+    assert_ne!(run.status.code(), Some(0), "{said}");
+    assert!(said.contains("taken on the Docker engine's host"), "{said}");
+    assert!(said.contains("start-qdrant"), "{said}");
+    // The writers never stopped: no downtime for a port conflict.
+    assert_eq!(started(&backend), backend_before, "backend untouched");
+    assert_eq!(
+        stack.container_id("postgres"),
+        pg_before,
+        "postgres untouched"
+    );
+    let journal =
+        std::fs::read_to_string(support::cutover::latest_run(dir).join("journal.jsonl")).unwrap();
+    let stop_started = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .any(|v| v["type"] == "step_started" && v["step"] == "stop-writers");
+    assert!(!stop_started, "stop-writers never started:\n{journal}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_postgres_starts_on_a_volume_another_running_container_mounts() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(5);
+    let dir = stack.dir();
+    let pg = stack.container("postgres");
+    let volume = docker(&["inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", &pg]);
+    let run = Run::upgrade(dir).output();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+
+    // A second container runs on the data volume (the shape of a second server: unguarded,
+    // the rollback would start the old postgres beside it on the same data directory).
+    let other = support::Scratch::new();
+    let labels = other.label_args();
+    let mount = format!("{volume}:/var/lib/postgresql/data");
+    let mut args = vec!["run", "-d"];
+    args.extend(labels.iter().map(String::as_str));
+    args.extend(["-v", &mount, support::cutover::QDRANT]);
+    let intruder = docker(&args);
+
+    let rb = Run::new(dir, &["rollback", "--yes"]).output();
+    let said = text(&rb);
+    assert_ne!(rb.status.code(), Some(1), "the guard must refuse: {said}");
+    assert!(
+        said.contains("refusing to start a postgres server"),
+        "{said}"
+    );
+    // The old postgres did not start: only the intruder runs on the volume.
+    let on_volume = servers_on(&volume);
+    assert_eq!(on_volume.len(), 1, "{on_volume:?}");
+    assert!(intruder.starts_with(&docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("volume={volume}")
+    ])));
+
+    // Once it is gone, the same rollback finishes.
+    docker(&["rm", "-f", &intruder]);
+    let rb = Run::new(dir, &["rollback", "--yes", "--break-stale-lock"]).output();
+    assert_rolled_back(&rb);
+    assert_eq!(servers_on(&volume), vec![pg.clone()]);
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]),
+        format!("{BEFORE} true")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finalize_of_a_done_run_removes_the_parked_container_and_the_keep_tag() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(5);
+    let dir = stack.dir();
+    let run = Run::upgrade(dir).output();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(parked(&stack).len(), 1);
+    assert!(!keep_tags(&stack).is_empty());
+
+    let fin = Run::new(dir, &["finalize", "--yes"]).output();
+    let said = text(&fin);
+    assert_eq!(fin.status.code(), Some(0), "{said}");
+    assert!(said.contains("keep tag"), "{said}");
+    assert!(parked(&stack).is_empty(), "placeholder removed");
+    assert!(keep_tags(&stack).is_empty(), "keep tag removed");
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "-f",
+            "{{.Config.Image}} {{.State.Running}}",
+            &stack.container("postgres")
+        ]),
+        format!("{AFTER} true")
+    );
+    // The old image itself stays: it is the operator's (here the test bed's) to remove.
+    assert!(!docker(&["images", "-q", BEFORE]).is_empty());
+    compose_up_changes_nothing(&stack, "after finalize");
 }

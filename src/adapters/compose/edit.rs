@@ -12,11 +12,30 @@ use yaml_edit::{Document, Mapping, Sequence};
 
 use super::{ComposeError, reader};
 
-/// A host port published for a container port.
+/// A host port published for a container port, on one host address: loopback unless the
+/// operator asks for another (Compose's bare `HOST:CONTAINER` would publish on every
+/// interface, 0.0.0.0, and Qdrant has no authentication by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PortMapping {
     pub host: u16,
     pub container: u16,
+    #[serde(default = "loopback")]
+    pub host_ip: std::net::IpAddr,
+}
+
+/// 127.0.0.1: the backend reaches Qdrant over the stack's network, the host only locally.
+pub fn loopback() -> std::net::IpAddr {
+    std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+}
+
+impl PortMapping {
+    /// As the compose file writes it: `IP:HOST:CONTAINER` (an IPv6 address in brackets).
+    pub fn compose_text(&self) -> String {
+        match self.host_ip {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]:{}:{}", self.host, self.container),
+            ip => format!("{ip}:{}:{}", self.host, self.container),
+        }
+    }
 }
 
 /// What to write. `qdrant_ports` empty means Qdrant is not published on the host (it is still
@@ -77,6 +96,7 @@ pub fn choose_qdrant_ports(taken: &[u16]) -> Vec<PortMapping> {
         .map(|&p| PortMapping {
             host: p,
             container: p,
+            host_ip: loopback(),
         })
         .collect()
 }
@@ -183,7 +203,7 @@ fn qdrant_service(edit: &PgvectorEdit, postgres: &Mapping) -> Result<Mapping, Co
     if !edit.qdrant_ports.is_empty() {
         template.push_str("ports:\n");
         for p in &edit.qdrant_ports {
-            template.push_str(&format!("  - \"{}:{}\"\n", p.host, p.container));
+            template.push_str(&format!("  - \"{}\"\n", p.compose_text()));
         }
     }
     template.push_str(

@@ -16,7 +16,7 @@ mod resolved;
 mod validate;
 
 pub use dotenv::{parse_dotenv, read_dotenv};
-pub use edit::{PgvectorEdit, PortMapping, choose_qdrant_ports, edit_compose_text};
+pub use edit::{PgvectorEdit, PortMapping, choose_qdrant_ports, edit_compose_text, loopback};
 pub use error::ComposeError;
 pub use files::{Backup, atomic_write, backup_compose_file, restore_compose_file, sha256_hex};
 pub use interpolate::interpolate;

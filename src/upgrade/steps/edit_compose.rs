@@ -61,7 +61,7 @@ impl Step for EditCompose {
         } else {
             e.qdrant_ports
                 .iter()
-                .map(|p| format!("{}:{}", p.host, p.container))
+                .map(|p| p.compose_text())
                 .collect::<Vec<_>>()
                 .join(", ")
         };

@@ -101,8 +101,18 @@ impl Step for RecreatePostgres {
                 self.env.target_image
             ),
             format!(
-                "old container kept as {}-cutover-old-<id> until `cutover finalize`",
+                "old container's configuration journaled; the container parked as \
+                 {}-cutover-old-<id> (no Compose labels, restart policy no, refuses to start)",
                 pg.container
+            ),
+            format!(
+                "old image kept as cutover-keep/{}:<run> until `cutover finalize`",
+                self.env.project
+            ),
+            format!(
+                "new container created by `compose up -d --no-deps --no-build {}`, after a \
+                 check that no running container mounts the data volume",
+                self.env.postgres_service
             ),
         ];
         if let Some(v) = &self.env.facts.postgres_volume {

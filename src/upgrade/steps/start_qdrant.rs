@@ -53,7 +53,8 @@ impl Step for StartQdrant {
     fn touches(&self) -> Vec<String> {
         vec![
             format!(
-                "container {}-qdrant-1 ({})",
+                "container {}-qdrant-1 ({}), created by `compose up -d --no-deps --no-build \
+                 qdrant` before the writers stop",
                 self.env.project, self.env.qdrant_image
             ),
             format!("volume {}_qdrant_data", self.env.project),
@@ -102,7 +103,11 @@ impl Step for StartQdrant {
         let said =
             compose_up::up_service(&tool, &self.env.compose_file, &self.env.project, &service)
                 .await
-                .context("starting qdrant with Compose")?;
+                .map_err(|err| {
+                    port_taken(&err, &e).unwrap_or_else(|| {
+                        StepError::from_anyhow(&err.context("starting qdrant with Compose"))
+                    })
+                })?;
         for l in said.lines().filter(|l| !l.trim().is_empty()) {
             cx.log(l.to_string());
         }
@@ -233,4 +238,28 @@ impl StartQdrant {
             )),
         }
     }
+}
+
+/// The engine binds the published ports, so a refusal here is the check on the engine's host
+/// (not on the machine cutover runs on); before the writers stop, it costs no downtime.
+fn port_taken(err: &anyhow::Error, e: &EditOutput) -> Option<StepError> {
+    let text = format!("{err:#}");
+    if !(text.contains("port is already allocated") || text.contains("address already in use")) {
+        return None;
+    }
+    let ports: Vec<String> = e
+        .edit
+        .qdrant_ports
+        .iter()
+        .map(|p| p.compose_text())
+        .collect();
+    Some(
+        StepError::new(format!(
+            "a host port for qdrant ({}) is taken on the Docker engine's host; nothing was \
+             stopped. Set qdrant_ports to free ports (e.g. \
+             CUTOVER_QDRANT_PORTS=16333:6333,16334:6334) or to none, then run again",
+            ports.join(", ")
+        ))
+        .with_cause(text),
+    )
 }

@@ -61,9 +61,13 @@ impl DockerClient {
         })
     }
 
-    /// Stops the old container (by id). Already stopped is fine.
+    /// Stops the old container (by id). Already stopped is fine, and so is already parked
+    /// (the original removed): a resumed run repeats this.
     pub async fn stop_old(&self, plan: &RecreatePlan, timeout: Duration) -> Result<()> {
-        self.stop(&plan.old_id, timeout).await
+        match self.stop(&plan.old_id, timeout).await {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other,
+        }
     }
 
     /// Parks the old container under `plan.old_kept_name`.
