@@ -115,7 +115,11 @@ pub async fn locale_and_preload_settings(
     let names: Vec<String> = CHECKED_SETTINGS.iter().map(|s| s.to_string()).collect();
     let mut out: Vec<SettingValue> = Vec::new();
     let mut push = |name: String, value: String, source: String| {
-        if !value.trim().is_empty() && !out.iter().any(|s| s.name == name && s.value == value) {
+        if !value.trim().is_empty()
+            && !out
+                .iter()
+                .any(|s| s.name == name && s.value == value && s.source == source)
+        {
             out.push(SettingValue {
                 name,
                 value,

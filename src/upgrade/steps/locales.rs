@@ -21,22 +21,69 @@ pub struct Locales {
     pub env: Arc<UpgradeEnv>,
 }
 
-/// Every (locale, where it is used) pair of the cluster.
+/// Every locale the cluster uses, each with where it is used (in first-seen order).
 pub fn used_locales(c: &ClusterFacts) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = Vec::new();
-    let mut add = |loc: &str, what: String| {
-        if !loc.is_empty() {
-            v.push((loc.to_string(), what));
+    let mut locales: Vec<String> = Vec::new();
+    let mut push = |l: &str| {
+        if !l.is_empty() && !locales.iter().any(|x| x == l) {
+            locales.push(l.to_string());
         }
     };
     for d in &c.databases {
-        add(&d.collate, format!("datcollate of database {}", d.name));
-        add(&d.ctype, format!("datctype of database {}", d.name));
+        push(&d.collate);
+        push(&d.ctype);
     }
     for s in c.settings.iter().filter(|s| s.name.starts_with("lc_")) {
-        add(&s.value, format!("{} in {}", s.name, s.source));
+        push(&s.value);
     }
-    v
+    locales
+        .into_iter()
+        .map(|loc| {
+            let mut uses = Vec::new();
+            for (what, dbs) in [
+                (
+                    "datcollate",
+                    c.databases
+                        .iter()
+                        .filter(|d| d.collate == loc)
+                        .map(|d| d.name.as_str())
+                        .collect::<Vec<_>>(),
+                ),
+                (
+                    "datctype",
+                    c.databases
+                        .iter()
+                        .filter(|d| d.ctype == loc)
+                        .map(|d| d.name.as_str())
+                        .collect(),
+                ),
+            ] {
+                if !dbs.is_empty() {
+                    uses.push(format!("{what} of database(s) {}", dbs.join(", ")));
+                }
+            }
+            for s in c
+                .settings
+                .iter()
+                .filter(|s| s.name.starts_with("lc_") && s.value == loc)
+            {
+                uses.push(format!("{} in {}", s.name, s.source));
+            }
+            (loc, uses.join("; "))
+        })
+        .collect()
+}
+
+/// The Debian command that compiles `locale` (`en_US.utf8` → `localedef -i en_US -c -f UTF-8
+/// en_US.UTF-8`).
+fn localedef(locale: &str) -> String {
+    let base = locale.split('@').next().unwrap_or(locale);
+    let (lang, codeset) = base.split_once('.').unwrap_or((base, "UTF-8"));
+    let charmap = match codeset.to_ascii_lowercase().replace('-', "").as_str() {
+        "utf8" => "UTF-8".to_string(),
+        other => other.to_ascii_uppercase(),
+    };
+    format!("localedef -i {lang} -c -f {charmap} {lang}.{charmap}")
 }
 
 #[async_trait]
@@ -64,7 +111,7 @@ impl Step for Locales {
             match p.target.has_locale(&loc) {
                 LocaleAnswer::Yes => {}
                 LocaleAnswer::AnyName => {}
-                LocaleAnswer::No => missing.push(format!("{loc} ({what})")),
+                LocaleAnswer::No => missing.push((loc.clone(), what)),
                 LocaleAnswer::Unknown => unknown.push(format!("{loc} ({what})")),
             }
             if !seen.contains(&loc) {
@@ -85,14 +132,16 @@ impl Step for Locales {
             }
         ));
         if !missing.is_empty() {
+            let list: Vec<String> = missing.iter().map(|(l, w)| format!("{l} ({w})")).collect();
+            let fix: Vec<String> = missing.iter().map(|(l, _)| localedef(l)).collect();
             return Err(StepError::new(format!(
                 "{image} lacks locale(s) the cluster uses: {}. The new server would refuse to \
                  start (or to open those databases) after its entrypoint had already chowned the \
                  data directory. Refused before anything was stopped. Fix: build the target with \
-                 the locale (Debian-based: `RUN localedef -i en_US -c -f UTF-8 en_US.UTF-8` in a \
-                 Dockerfile FROM {image}, naming your locale; `en_US.UTF-8` also serves \
-                 `en_US.utf8`), or pick an image that has it",
-                missing.join(", ")
+                 the locale (Debian-based: `RUN {}` in a Dockerfile FROM {image}; glibc finds \
+                 `en_US.utf8` under `en_US.UTF-8` too), or pick an image that has it",
+                list.join(", "),
+                fix.join(" && ")
             )));
         }
         if !unknown.is_empty() {
