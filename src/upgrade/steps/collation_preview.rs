@@ -81,12 +81,13 @@ impl Step for CollationPreviewStep {
         let libc_changed = b.is_none_or(|b| b.libc != t.libc || b.libc_version != t.libc_version);
         let order_differs = order_before.is_none() || order_before != order_after;
         let may_break = libc_changed || order_differs;
-        // The relative cost of the target's collation against the old one's.
+        // The relative cost of the target's collation against the old one's; the same C library
+        // costs the same (a measured ratio would only be noise then).
         let ratio = match (
             b.and_then(|b| b.sorted.as_ref()).and_then(|s| s.sample_ms),
             t.sorted.as_ref().and_then(|s| s.sample_ms),
         ) {
-            (Some(old), Some(new)) if old > 0 => new as f64 / old as f64,
+            (Some(old), Some(new)) if old > 0 && libc_changed => new as f64 / old as f64,
             _ => 1.0,
         };
         let rate = c.build_rate.map(|r| r.bytes_per_sec()).filter(|r| *r > 0.0);
