@@ -13,5 +13,6 @@ pub mod docker;
 pub mod fingerprint;
 pub mod http;
 pub mod migrations;
+pub mod pg_image;
 pub mod postgres;
 pub mod restore;

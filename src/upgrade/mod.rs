@@ -15,6 +15,7 @@ pub mod env;
 pub mod facts;
 pub mod finalize;
 pub mod plan;
+pub mod preflight_report;
 pub mod report;
 pub mod rollback;
 pub mod steps;

@@ -43,20 +43,39 @@ fn qdrant_ports(config: &Config, f: &facts::StackFacts) -> Result<Vec<PortMappin
     }
 }
 
+/// What the cluster needs, what the target image offers, and the checks comparing the two:
+/// all before anything is stopped, so a refusal leaves the stack as it was.
+fn preflight_checks(env: &Arc<UpgradeEnv>) -> Vec<Arc<dyn Step>> {
+    let e = || env.clone();
+    vec![
+        Arc::new(cluster_facts::ClusterFactsStep { env: e() }),
+        Arc::new(target_probe::TargetProbe { env: e() }),
+        Arc::new(major_version::MajorVersion { env: e() }),
+        Arc::new(locales::Locales { env: e() }),
+        Arc::new(preload_libraries::PreloadLibraries { env: e() }),
+        Arc::new(extensions_available::ExtensionsAvailable { env: e() }),
+        Arc::new(data_ownership::DataOwnership { env: e() }),
+        Arc::new(data_mount::DataMount { env: e() }),
+        Arc::new(collation_preview::CollationPreviewStep { env: e() }),
+    ]
+}
+
 fn steps(env: Arc<UpgradeEnv>, config: &Config) -> Vec<Arc<dyn Step>> {
     let e = || env.clone();
     let mut v: Vec<Arc<dyn Step>> = vec![
         Arc::new(engine::EngineReachable { env: e() }),
         Arc::new(discover::Discover { env: e() }),
         Arc::new(versions::ReadVersions { env: e() }),
-        Arc::new(major_version::MajorVersion { env: e() }),
         Arc::new(target_image::TargetImage { env: e() }),
+    ];
+    v.extend(preflight_checks(&env));
+    v.extend::<[Arc<dyn Step>; 2]>([
         Arc::new(disk_space::DiskSpace {
             env: e(),
             run_base: config.run_dir.clone(),
         }),
         Arc::new(sessions::Sessions { env: e() }),
-    ];
+    ]);
     for (id, title) in sign_off::ITEMS {
         v.push(Arc::new(sign_off::SignOffItem { id, title }));
     }

@@ -50,6 +50,9 @@ pub struct UpgradeFacts {
     pub warnings: Vec<String>,
     /// Why the fingerprint comparison happens when it does (for readers of the report).
     pub fingerprint_note: &'static str,
+    /// The target image as the pre-flight pinned and measured it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<super::preflight_report::PreflightFacts>,
     /// Present once the run was rolled back (or a rollback began).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<super::rollback::report::RollbackFacts>,
@@ -126,6 +129,7 @@ impl UpgradeFacts {
         if let Some(d) = out::<Discovery>(s, "discover") {
             f.skipped_services = d.absent;
         }
+        f.preflight = super::preflight_report::PreflightFacts::from_state(s);
         f.rollback = super::rollback::report::RollbackFacts::from_state(s);
         // Only while the recreate stands: after its undo the old container is the service again.
         let recreated = s
@@ -173,6 +177,9 @@ impl UpgradeFacts {
         }
         if !self.reindexed.is_empty() {
             v.push(format!("reindexed: {}", self.reindexed.join(", ")));
+        }
+        if let Some(p) = &self.preflight {
+            v.extend(p.summary_lines());
         }
         for w in &self.warnings {
             v.push(format!("warning: {w}"));
@@ -274,6 +281,9 @@ impl UpgradeFacts {
                 s,
                 "- old postgres container kept as `{k}` until `cutover finalize --yes`"
             );
+        }
+        if let Some(p) = &self.preflight {
+            s.push_str(&p.markdown());
         }
         let _ = writeln!(s, "\n## Warnings\n");
         if self.warnings.is_empty() {

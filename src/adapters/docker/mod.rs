@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod lines;
 pub mod logs;
 pub mod oneoff;
+pub mod probe;
 pub mod pull;
 pub mod readiness;
 pub mod recreate;

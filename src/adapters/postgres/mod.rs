@@ -6,6 +6,7 @@
 //! Invariants: identifiers are quoted with [`quote_ident`] and values are bound as parameters,
 //! never pasted into SQL; the password never appears in a `Debug`, an error or a log line.
 mod admin;
+pub mod cluster;
 mod connect;
 mod continuity;
 mod credentials;

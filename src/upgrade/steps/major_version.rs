@@ -1,16 +1,20 @@
-//! Check `major-version`: the target image's PostgreSQL major (its `PG_MAJOR`, else its tag)
-//! must equal the data directory's. A different major cannot start on the same data
-//! directory; refusing here means nothing has been stopped. Images built on Debian's packages
-//! without `PG_MAJOR` still name the server's directory in `PATH`
-//! (`/usr/lib/postgresql/<major>/bin`), which is the last source tried.
+//! Check `major-version`: the PostgreSQL major the target image really runs must equal the
+//! data directory's. A different major cannot start on the same data directory; refusing
+//! here means nothing has been stopped.
+//!
+//! The major is read from the image itself by `target-probe` (`postgres --version` in a
+//! throwaway container, else the image's `PG_MAJOR`), never guessed from the tag: a tag such
+//! as `postgres-after:487fda13df613da6` once read as "PostgreSQL 487", and `0.8.0-pg16` reads
+//! as 0.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
 
+use super::target_probe::ProbeOutput;
 use super::{earlier, meta};
-use crate::adapters::postgres::{PgMajor, check_same_major, image_major};
+use crate::adapters::postgres::check_same_major;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
 use crate::upgrade::steps::versions::Versions;
@@ -28,61 +32,30 @@ impl Step for MajorVersion {
     );
 
     fn touches(&self) -> Vec<String> {
-        vec![format!("image {} (PG_MAJOR or tag)", self.env.target_image)]
+        vec![format!(
+            "image {} (`postgres --version` inside it, else PG_MAJOR)",
+            self.env.target_image
+        )]
     }
 
     async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
         let v: Versions = earlier(cx, "versions")?;
+        let p: ProbeOutput = earlier(cx, "target-probe")?;
         let image = &self.env.target_image;
-        let env = match self
-            .env
-            .docker()
-            .await?
-            .try_inspect_image(image)
-            .await
-            .context("inspecting the target image")?
-        {
-            Some(f) => f.env,
-            None => Vec::new(),
-        };
-        let Some(major) = image_major(image, &env).or_else(|| major_from_path(&env)) else {
+        let Some(major) = p.target.major() else {
             return Err(StepError::new(format!(
-                "cannot tell which PostgreSQL major {image} runs: it has no PG_MAJOR and its tag \
-                 names no version; make it local (so PG_MAJOR can be read) or use a versioned tag"
+                "cannot tell which PostgreSQL major {image} runs: `postgres --version` found no \
+                 server in it and it sets no PG_MAJOR. Is it a PostgreSQL image? Use one whose \
+                 `postgres` is on PATH, or set PG_MAJOR in it"
             )));
         };
         check_same_major(v.data_dir_major, image, major)
             .context("refusing before anything is stopped")?;
         cx.log(format!(
-            "data directory {} = {image} {major}",
-            v.data_dir_major
+            "data directory {} = {image} {major} (from {})",
+            v.data_dir_major,
+            p.target.major_source()
         ));
         Ok(Finish::Ok)
-    }
-}
-
-/// The major from a `PATH=...:/usr/lib/postgresql/<major>/bin:...` entry of the image's env.
-fn major_from_path(env: &[String]) -> Option<PgMajor> {
-    let path = env.iter().find_map(|kv| kv.strip_prefix("PATH="))?;
-    path.split(':').find_map(|dir| {
-        let n = dir
-            .strip_prefix("/usr/lib/postgresql/")?
-            .strip_suffix("/bin")?;
-        Some(PgMajor {
-            major: n.parse().ok()?,
-            minor: None,
-        })
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::major_from_path;
-
-    #[test]
-    fn major_from_a_debian_path() {
-        let env = vec!["PATH=/usr/lib/postgresql/17/bin:/usr/bin".to_string()];
-        assert_eq!(major_from_path(&env).map(|m| m.major), Some(17));
-        assert_eq!(major_from_path(&["PATH=/usr/bin".to_string()]), None);
     }
 }

@@ -1,6 +1,8 @@
 //! Check `target-image`: the target postgres image and the qdrant image are present locally,
 //! or may be pulled under the pull policy. Under `never` an absent image refuses here, before
-//! anything is stopped, rather than in the middle of the window.
+//! anything is stopped, rather than in the middle of the window. An absent target postgres
+//! image is pulled here, when the policy allows: `target-probe` must look inside it before
+//! anything is stopped (a pull changes nothing of the stack).
 
 use std::sync::Arc;
 
@@ -47,6 +49,18 @@ impl Step for TargetImage {
                         "image {image} is not present locally and the pull policy is `never`: \
                          load it (`docker load`) or allow pulling (--pull missing)"
                     )));
+                }
+                None if *image == self.env.target_image => {
+                    let e = docker
+                        .ensure_image(image, self.env.pull, |p| {
+                            cx.progress(p.current, Some(p.total.max(p.current)), "bytes")
+                        })
+                        .await
+                        .with_context(|| format!("pulling {image} so it can be checked"))?;
+                    cx.log(format!(
+                        "{image}: pulled now so the pre-flight can look inside it ({})",
+                        short(&e.facts.id)
+                    ));
                 }
                 None => {
                     cx.log(format!("{image}: not local; pull-images will pull it"));
