@@ -68,7 +68,7 @@ pub fn read(config: &Config, writers: &[String]) -> Result<StackFacts> {
                 // configuration (no postgres service, an unknown writer), say that instead.
                 Err(e) => {
                     let own = compose::read_project(&config.compose_file)
-                        .map_err(anyhow::Error::from)
+                        .with_context(|| format!("reading {}", config.compose_file.display()))
                         .and_then(|p| from_project(&p, config, writers));
                     return Err(own.err().unwrap_or(e));
                 }
