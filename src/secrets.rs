@@ -66,12 +66,11 @@ pub fn url_passwords(text: &str) -> Vec<&str> {
             .find(|c: char| c.is_whitespace() || c == '/' || c == '"' || c == '\'')
             .unwrap_or(after.len());
         let authority = &after[..end];
-        if let Some(at) = authority.rfind('@') {
-            if let Some((_, pw)) = authority[..at].split_once(':') {
-                if !pw.is_empty() {
-                    found.push(pw);
-                }
-            }
+        if let Some(at) = authority.rfind('@')
+            && let Some((_, pw)) = authority[..at].split_once(':')
+            && !pw.is_empty()
+        {
+            found.push(pw);
         }
         rest = after;
     }
