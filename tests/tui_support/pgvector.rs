@@ -33,7 +33,10 @@ pub fn plan() -> (cutover::engine::Plan, String) {
     // The images the test bed's stand-ins play, as on the stack this plan is for.
     let compose = std::fs::read_to_string(file)
         .unwrap()
-        .replace("cutover-testbed/postgres-before:latest", "postgres:16-alpine")
+        .replace(
+            "cutover-testbed/postgres-before:latest",
+            "postgres:16-alpine",
+        )
         .replace("cutover-testbed/app:latest", "privexbot/backend:1.8");
     std::fs::write(tmp.path().join("compose.yaml"), compose).unwrap();
     std::fs::write(

@@ -20,13 +20,13 @@
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::steps::collation::CollationOutput;
 use crate::adapters::collation::{self, CheckOutcome};
 use crate::adapters::docker::ExecSpec;
 use crate::adapters::postgres;
 use crate::engine::recovery::RunState;
 use crate::engine::{StepContext, StepError};
+use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::steps::collation::CollationOutput;
 
 /// Key of the repair's record inside `recreate-postgres`' output.
 const KEY: &str = "collation_repair";
