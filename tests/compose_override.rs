@@ -15,13 +15,18 @@ use cutover::adapters::compose::{ComposeProject, parse_resolved};
 use support::cutover::{AFTER, BEFORE, Run, text};
 use support::{Stack, docker};
 
-const OVERRIDE: &str = "\
+/// The site's override: it sets the image this deployment runs (the test bed's "before").
+fn override_file() -> String {
+    format!(
+        "\
 # Site override (kept by cutover: it edits only what the upgrade changes).
 services:
   postgres:
     # The image this deployment runs.
-    image: cutover-testbed/postgres-before:latest
-";
+    image: {BEFORE}
+"
+    )
+}
 
 /// The base file: the template with the upstream image (the override wins).
 fn base_compose() -> String {
@@ -61,9 +66,10 @@ async fn an_override_that_sets_the_image_is_the_file_edited_and_restored() {
         return;
     };
     let base = base_compose();
+    let over = override_file();
     let stack = Stack::up_with_files(
         20,
-        &[("compose.yaml", &base), ("compose.override.yaml", OVERRIDE)],
+        &[("compose.yaml", &base), ("compose.override.yaml", &over)],
     );
     let dir = stack.dir();
     let pg = stack.container("postgres");
@@ -119,7 +125,7 @@ async fn an_override_that_sets_the_image_is_the_file_edited_and_restored() {
         "rollback completes: {}",
         text(&rb)
     );
-    assert_eq!(std::fs::read_to_string(&override_path).unwrap(), OVERRIDE);
+    assert_eq!(std::fs::read_to_string(&override_path).unwrap(), over);
     assert_eq!(std::fs::read_to_string(&base_path).unwrap(), base);
     assert_eq!(image_of(&pg), BEFORE, "the old postgres is back");
     assert_eq!(image(&merged(dir), "postgres").as_deref(), Some(BEFORE));
