@@ -4,7 +4,7 @@
 //! - `compose_up_after_a_done_upgrade_changes_nothing_then_rollback_restores`: after a done
 //!   upgrade, `compose up -d` recreates nothing (same container ids, no "Recreating"), `compose
 //!   ps` lists exactly the file's services; the parked old container is invisible to Compose,
-//!   label-free and restart policy `no`; then `cutover rollback --yes` rolls back (exit 1, src/exit.rs) with the old
+//!   label-free and restart policy `no`; then `cutover rollback --yes` rolls back with the old
 //!   image running, every table intact and the backend healthy; `compose up -d` then changes
 //!   nothing either; `finalize` of that rolled-back run is refused.
 //! - `a_started_parked_container_refuses_and_rollback_recreates_it_from_the_journal`: starting
@@ -21,11 +21,12 @@ use cutover::adapters::fingerprint::fingerprint;
 use support::cutover::{AFTER, BEFORE, Run, assert_tables_kept, containers, text};
 use support::{Stack, docker, wait_for};
 
-/// A rollback that succeeded: exit 1 is "rolled back, the stack is as it was" (src/exit.rs),
-/// also when the operator asked for it; the summary says so and names the fast path.
+/// A rollback that succeeded: the summary says so and names the fast path. Its exit code is
+/// the CLI's contract, which is changing in parallel: 1 ("rolled back, the stack is as it
+/// was", src/exit.rs) on this branch, 0 for a completed `cutover rollback` on main.
 fn assert_rolled_back(rb: &std::process::Output) {
     let said = text(rb);
-    assert_eq!(rb.status.code(), Some(1), "{said}");
+    assert!(matches!(rb.status.code(), Some(0 | 1)), "{said}");
     assert!(said.contains("cutover: rolled back"), "{said}");
     assert!(said.contains("rollback path: fast"), "{said}");
 }
@@ -344,7 +345,10 @@ async fn no_postgres_starts_on_a_volume_another_running_container_mounts() {
 
     let rb = Run::new(dir, &["rollback", "--yes"]).output();
     let said = text(&rb);
-    assert_ne!(rb.status.code(), Some(1), "the guard must refuse: {said}");
+    assert!(
+        !matches!(rb.status.code(), Some(0 | 1)),
+        "the guard must refuse: {said}"
+    );
     assert!(
         said.contains("refusing to start a postgres server"),
         "{said}"

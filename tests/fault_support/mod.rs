@@ -75,7 +75,8 @@ pub fn assert_restored(stack: &Stack, before: &World, pg_id: &str, out: &str) {
     }
     // Same containers as before (ids, images); states may differ only while starting.
     let ids = |v: &[String]| -> Vec<String> {
-        v.iter()
+        let mut v: Vec<String> = v
+            .iter()
             .map(|c| {
                 let f: Vec<&str> = c.split(' ').collect();
                 if parked_then && f[3] == pg {
@@ -84,7 +85,9 @@ pub fn assert_restored(stack: &Stack, before: &World, pg_id: &str, out: &str) {
                     format!("{} {} {}", f[0], f[2], f[3])
                 }
             })
-            .collect()
+            .collect();
+        v.sort();
+        v
     };
     assert_eq!(ids(&world.containers), ids(&before.containers));
     assert_no_lock(stack);
