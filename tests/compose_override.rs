@@ -121,8 +121,8 @@ async fn an_override_that_sets_the_image_is_the_file_edited_and_restored() {
     // Rollback: the override is back byte for byte, the base untouched, the old image running.
     let rb = Run::new(dir, &["rollback", "--yes"]).output();
     assert!(
-        matches!(rb.status.code(), Some(0 | 1)),
-        "rollback completes: {}",
+        rb.status.code() == Some(0),
+        "rollback completes (exit 0): {}",
         text(&rb)
     );
     assert_eq!(std::fs::read_to_string(&override_path).unwrap(), over);

@@ -71,8 +71,8 @@ fn an_action_failing_after_its_change_is_undone_by_cutover_rollback() {
     assert_eq!(s.markers(), ["stop-writers", "backup", "swap-image"]);
     let out = s.run(&["rollback", "--yes"], "");
     assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "a completed rollback: {}",
+        out.status.code() == Some(0),
+        "a completed rollback exits 0: {}",
         text(&out)
     );
     assert!(s.markers().is_empty(), "{:?}", s.markers());
@@ -118,8 +118,8 @@ fn an_undo_failing_halfway_is_finished_by_the_next_rollback() {
 
     let out = s.run(&["rollback", "--yes"], "");
     assert!(
-        matches!(out.status.code(), Some(0 | 1)),
-        "a completed rollback: {}",
+        out.status.code() == Some(0),
+        "a completed rollback exits 0: {}",
         text(&out)
     );
     assert!(s.markers().is_empty(), "{:?}", s.markers());

@@ -66,14 +66,14 @@ async fn a_new_image_that_fails_is_rolled_back() {
     assert_eq!(World::of(&stack), before, "nothing stopped or replaced");
     assert_no_lock(&stack);
 
-    // Absent and the registry unreachable (a loopback port nothing listens on): the pull is
-    // the first action, so it fails before any writer is stopped.
+    // Absent and the registry unreachable (a loopback port nothing listens on): the pre-flight
+    // pulls an absent target to probe it, so the run is refused before anything changes.
     let unpullable = "127.0.0.1:9/cutover-test/absent:pg17";
     let mut run = Run::upgrade(dir).target(unpullable);
     run.pull = "missing";
     let out = run.output();
     let said = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert_eq!(out.status.code(), Some(2), "{said}");
     assert!(said.contains(unpullable), "{said}");
     assert_eq!(
         World::of(&stack).containers,

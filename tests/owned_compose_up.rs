@@ -21,12 +21,11 @@ use cutover::adapters::fingerprint::fingerprint;
 use support::cutover::{AFTER, BEFORE, Run, assert_tables_kept, containers, text};
 use support::{Stack, docker, wait_for};
 
-/// A rollback that succeeded: the summary says so and names the fast path. Its exit code is
-/// the CLI's contract, which is changing in parallel: 1 ("rolled back, the stack is as it
-/// was", src/exit.rs) on this branch, 0 for a completed `cutover rollback` on main.
+/// A rollback that succeeded: exit 0 (a completed `cutover rollback`), the summary says so
+/// and names the fast path.
 fn assert_rolled_back(rb: &std::process::Output) {
     let said = text(rb);
-    assert!(matches!(rb.status.code(), Some(0 | 1)), "{said}");
+    assert_eq!(rb.status.code(), Some(0), "{said}");
     assert!(said.contains("cutover: rolled back"), "{said}");
     assert!(said.contains("rollback path: fast"), "{said}");
 }

@@ -438,7 +438,7 @@ async fn a_failed_restore_leaves_the_original_database_in_place() {
     std::fs::write(&journal, lines.replace(&cut_sha, &sha)).unwrap();
     let o = Run::new(dir, &["rollback", "--disaster", "--yes"]).output();
     let out = text(&o);
-    assert_eq!(o.status.code(), Some(1), "rolled back\n{out}");
+    assert_eq!(o.status.code(), Some(0), "rolled back\n{out}");
     assert!(!has_vector(&stack).await);
     assert_tables_kept(&stack, &start, "disaster rollback after a failed restore").await;
     let dbs = databases(&stack).await;

@@ -229,7 +229,7 @@ async fn rows_in_new_tables_refuse_the_fast_rollback_until_discarded() {
     // Discarded on request, with a dump kept.
     let o = Run::new(dir, &["rollback", "--yes", "--discard-new-data"]).output();
     let out = text(&o);
-    assert_eq!(o.status.code(), Some(1), "rolled back\n{out}");
+    assert_eq!(o.status.code(), Some(0), "rolled back\n{out}");
     assert_eq!(pg_image(&stack), format!("{BEFORE} true"));
     assert!(!has_vector(&stack).await);
     assert_eq!(count(&stack, "chunks").await, None, "chunks dropped");
