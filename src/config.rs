@@ -177,9 +177,9 @@ pub struct Config {
     pub stop_timeout_secs: u64,
     /// How the application's health is read (the end of application downtime): a URL whose
     /// host is the backend SERVICE (cutover resolves its address through the engine, as for
-    /// every container) and whose port and path are the app's (default
-    /// `http://<backend_service>:8000/health`).
-    pub backend_health_url: String,
+    /// every container) and whose port and path are the app's. Unset: the URL in the backend's
+    /// compose `healthcheck` when it has one, else `http://<backend_service>:8000/health`.
+    pub backend_health_url: Option<String>,
     /// The JSON `status` the health URL must answer (default `healthy`); `any`: any 2xx answer.
     pub backend_health_status: String,
     /// Where each key's value came from, for `config --print`.
@@ -516,10 +516,8 @@ fn resolve(
         ));
     }
     let backend_service = p.backend_service.unwrap_or_else(|| "backend".into());
-    let backend_health_url = p
-        .backend_health_url
-        .unwrap_or_else(|| format!("http://{backend_service}:8000/health"));
-    if let Err(why) = parse_health_url(&backend_health_url) {
+    let backend_health_url = p.backend_health_url;
+    if let Some(Err(why)) = backend_health_url.as_deref().map(parse_health_url) {
         return Err(bad_key("backend_health_url", &sources, &why));
     }
     let backend_health_status = match p.backend_health_status {

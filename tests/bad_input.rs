@@ -118,6 +118,12 @@ async fn bad_input_is_refused_with_one_clear_message() {
         &pw,
     );
     assert!(!said.contains("not-the-password"), "{said}");
+    // The error once, on stderr; stdout (the results) names the step but does not repeat it.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stderr.matches("refused the login").count(), 1, "{said}");
+    assert_eq!(stdout.matches("refused the login").count(), 0, "{said}");
+    assert!(stdout.contains("error printed above (stderr)"), "{said}");
     untouched("wrong password");
 
     // An unreachable engine.

@@ -160,7 +160,7 @@ fn the_apps_migrations_command_excludes_migrations_dir_and_is_printed_redacted()
 }
 
 #[test]
-fn the_backend_health_check_follows_the_backend_service_and_a_bad_url_is_refused_once() {
+fn the_backend_health_url_is_optional_and_a_bad_one_is_refused_once() {
     let tmp = stack();
     let out = cutover(
         tmp.path(),
@@ -169,10 +169,8 @@ fn the_backend_health_check_follows_the_backend_service_and_a_bad_url_is_refused
     );
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("backend_health_url = \"http://api:8000/health\"  # default"),
-        "{text}"
-    );
+    // Unset: read from the backend's compose healthcheck, else http://<backend>:8000/health.
+    assert!(text.contains("# backend_health_url is not set"), "{text}");
     assert!(
         text.contains("backend_health_status = \"healthy\""),
         "{text}"

@@ -91,6 +91,18 @@ async fn a_seeded_stack_is_upgraded() {
     let out = text(&run);
     assert_eq!(run.status.code(), Some(0), "{out}");
     assert_eq!(planned, run_ids(&out), "plan lists what run does");
+    // The tests leave qdrant unpublished (qdrant_ports = none): the run must say so where the
+    // operator looks, not only in the plan.
+    let unpublished = report(&latest_run(dir))["upgrade"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| {
+            w.as_str()
+                .is_some_and(|w| w.contains("qdrant is not published on the host"))
+        })
+        .count();
+    assert_eq!(unpublished, 1, "{out}");
     assert_eq!(planned.len(), 24);
 
     // postgres runs the "after" image on the same volume, and the old one is kept.

@@ -63,16 +63,55 @@ pub struct BackendHealthCheck {
     pub port: u16,
     pub path: String,
     pub status: Option<String>,
+    /// Where port and path came from: the configuration, the compose healthcheck, the default.
+    pub source: &'static str,
 }
 
 impl BackendHealthCheck {
-    fn from_config(config: &Config) -> Self {
-        // Validated when the configuration was loaded.
-        let (port, path) = crate::config::parse_health_url(&config.backend_health_url)
-            .unwrap_or((8000, "/health".into()));
+    fn new(config: &Config, facts: &StackFacts) -> Self {
         let status = Some(config.backend_health_status.clone()).filter(|s| s != "any");
-        BackendHealthCheck { port, path, status }
+        let healthcheck = facts
+            .writers
+            .iter()
+            .find(|w| w.service == config.backend_service)
+            .and_then(|w| url_in_healthcheck(&w.healthcheck));
+        // The configured URL was validated when the configuration was loaded.
+        let (port, path, source) = match config
+            .backend_health_url
+            .as_deref()
+            .and_then(|u| crate::config::parse_health_url(u).ok())
+        {
+            Some((port, path)) => (port, path, "backend_health_url"),
+            None => match healthcheck {
+                Some((port, path)) => (port, path, "the backend's compose healthcheck"),
+                None => (8000, "/health".into(), "the default"),
+            },
+        };
+        BackendHealthCheck {
+            port,
+            path,
+            status,
+            source,
+        }
     }
+}
+
+/// Port and path of the first `http://localhost…` URL in a healthcheck's words: the app's own
+/// statement of where its health is read, inside its container.
+pub fn url_in_healthcheck(words: &[String]) -> Option<(u16, String)> {
+    words
+        .iter()
+        .flat_map(|w| w.split_whitespace())
+        .map(|w| w.trim_matches(|c| c == '"' || c == '\''))
+        .filter(|w| w.starts_with("http://"))
+        .filter_map(|w| reqwest::Url::parse(w).ok())
+        .find(|u| {
+            matches!(
+                u.host_str(),
+                Some("localhost" | "127.0.0.1" | "0.0.0.0" | "[::1]")
+            )
+        })
+        .and_then(|u| crate::config::parse_health_url(u.as_str()).ok())
 }
 
 impl UpgradeEnv {
@@ -97,7 +136,7 @@ impl UpgradeEnv {
             qdrant_ports,
             ready_timeout: Duration::from_secs(config.ready_timeout_secs),
             stop_timeout: Duration::from_secs(config.stop_timeout_secs),
-            backend_health: BackendHealthCheck::from_config(config),
+            backend_health: BackendHealthCheck::new(config, &facts),
             facts,
             db_password: config.db_password.clone(),
             database: config.database.clone(),
@@ -230,5 +269,41 @@ impl UpgradeEnv {
             }
         }
         Ok(book)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_in_healthcheck;
+
+    fn words(w: &[&str]) -> Vec<String> {
+        w.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_health_url_is_read_from_the_apps_own_healthcheck() {
+        assert_eq!(
+            url_in_healthcheck(&words(&[
+                "CMD",
+                "curl",
+                "-f",
+                "http://localhost:8080/api/ready"
+            ])),
+            Some((8080, "/api/ready".into()))
+        );
+        // CMD-SHELL: one string, quoted URL, default port.
+        assert_eq!(
+            url_in_healthcheck(&words(&[
+                "CMD-SHELL",
+                "wget -qO- 'http://127.0.0.1/healthz?full=1' || exit 1"
+            ])),
+            Some((80, "/healthz?full=1".into()))
+        );
+        // Another host is not the app's own endpoint; no URL at all gives nothing.
+        assert_eq!(
+            url_in_healthcheck(&words(&["CMD", "curl", "http://qdrant:6333/readyz"])),
+            None
+        );
+        assert_eq!(url_in_healthcheck(&words(&["CMD", "pg_isready"])), None);
     }
 }

@@ -30,6 +30,8 @@ pub struct ServiceFacts {
     pub restart: Option<String>,
     /// Containers `up` starts for it (`deploy.replicas` / `scale`); each one is stopped.
     pub replicas: u32,
+    /// Its compose `healthcheck.test` words (empty: none).
+    pub healthcheck: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +114,7 @@ fn from_project(p: &ComposeProject, config: &Config, writers: &[String]) -> Resu
             networks: s.networks.clone(),
             restart: s.restart.clone(),
             replicas: s.replicas,
+            healthcheck: s.healthcheck.clone(),
         })
     };
     let known = || {

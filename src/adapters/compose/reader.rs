@@ -30,6 +30,9 @@ pub struct ServiceInfo {
     pub replicas: u32,
     /// `restart:` policy, if set.
     pub restart: Option<String>,
+    /// `healthcheck.test` as words (`["CMD", "curl", "-f", "http://..."]`; a string form is one
+    /// word): where the app says its own health is read.
+    pub healthcheck: Vec<String>,
 }
 
 impl fmt::Debug for ServiceInfo {
@@ -46,6 +49,7 @@ impl fmt::Debug for ServiceInfo {
             .field("ports", &self.ports)
             .field("replicas", &self.replicas)
             .field("restart", &self.restart)
+            .field("healthcheck", &self.healthcheck)
             .finish()
     }
 }
@@ -178,6 +182,7 @@ fn read_service(
             .and_then(|r| interpolate(&r, env).parse().ok())
             .unwrap_or(1),
         restart: text("restart"),
+        healthcheck: healthcheck_test(node),
     })
 }
 
@@ -193,6 +198,15 @@ pub(super) fn scalar_string(node: &YamlOwned) -> Option<String> {
         YamlOwned::Tagged(_, inner) => scalar_string(inner),
         _ => None,
     }
+}
+
+/// A service's `healthcheck.test`, as words.
+pub(crate) fn healthcheck_test(service: &YamlOwned) -> Vec<String> {
+    string_list(
+        service
+            .as_mapping_get("healthcheck")
+            .and_then(|h| h.as_mapping_get("test")),
+    )
 }
 
 fn string_list(node: Option<&YamlOwned>) -> Vec<String> {

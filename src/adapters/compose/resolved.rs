@@ -110,6 +110,7 @@ pub fn parse_resolved(
             ports: ports(get("ports")),
             replicas,
             restart: text("restart"),
+            healthcheck: reader::healthcheck_test(node),
         });
     }
     let keys = |k: &str| match root.as_mapping_get(k) {

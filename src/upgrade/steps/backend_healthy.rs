@@ -50,7 +50,10 @@ impl Step for BackendHealthy {
             .find(|w| w.service == self.env.backend_service)
             .map_or("no backend in the compose file".to_string(), |w| {
                 let c = &self.env.backend_health;
-                format!("GET {} on {} port {}", c.path, w.container, c.port)
+                format!(
+                    "GET {} on {} port {} (from {})",
+                    c.path, w.container, c.port, c.source
+                )
             });
         vec![b]
     }

@@ -156,6 +156,15 @@ impl Step for StartQdrant {
         out.collections = Some(cols.names);
         out.ready_ms = Some(ready_ms);
         cx.save_output(&out)?;
+        // Said where the operator looks (stderr once, the summary, the report), not only in
+        // the plan: whoever expects Qdrant on localhost:6333 after the window must know.
+        if e.edit.qdrant_ports.is_empty() {
+            return Ok(Finish::Warning(format!(
+                "qdrant is not published on the host (its usual ports 6333/6334 were taken, or \
+                 qdrant_ports = none): the backend reaches it at http://{service}:6333 on the \
+                 stack's network; set qdrant_ports (e.g. 16333:6333) to publish it"
+            )));
+        }
         Ok(Finish::Ok)
     }
 
