@@ -21,7 +21,13 @@ const PRESENT: &str = "command -v debootstrap && \
 fn in_fresh_base(script: &str) -> Output {
     let bed_dir = bed_path().parent().unwrap().to_path_buf();
     Command::new("docker")
-        .args(["run", "--rm", "-e", "CUTOVER_TESTBED_CACHE=/tmp/bed-cache", "-v"])
+        .args([
+            "run",
+            "--rm",
+            "-e",
+            "CUTOVER_TESTBED_CACHE=/tmp/bed-cache",
+            "-v",
+        ])
         .arg(format!("{}:/bed:ro", bed_dir.display()))
         .args([BASE, "bash", "-c", script])
         .stdin(Stdio::null())
