@@ -1,13 +1,15 @@
-//! Letting the Compose tool create a service's container from the (edited) compose file:
-//! `TOOL -p PROJECT -f FILE up -d --no-deps --no-build SERVICE`, run in the file's directory so
-//! its `.env` is read as the operator's own `up` would read it.
+//! Letting the Compose tool create a service's container from the (edited) compose files:
+//! `TOOL -p PROJECT -f FILE... up -d --no-deps --no-build SERVICE`, with every file of the
+//! project in Compose's merge order (the base, then overrides: the one edited may be an
+//! override), run in the first file's directory so its `.env` is read as the operator's own
+//! `up` would read it.
 //!
 //! Why Compose and not the Engine API: what cutover leaves behind must be exactly what the
 //! operator's own `docker compose up -d` would create (labels, config hash, names, volumes,
 //! networks), in whichever Compose version the machine has, or that `up` recreates it and
 //! destroys the fast rollback. Only Compose itself computes that exactly.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::{Context, Result, bail};
@@ -17,17 +19,23 @@ use tokio::process::Command;
 /// stderr), for the step's log.
 pub async fn up_service(
     tool: &[String],
-    file: &Path,
+    files: &[PathBuf],
     project: &str,
     service: &str,
 ) -> Result<String> {
-    let dir = file.parent().unwrap_or(Path::new("."));
+    let dir = files
+        .first()
+        .and_then(|f| f.parent())
+        .unwrap_or(Path::new("."));
+    let file_args: Vec<&std::ffi::OsStr> = files
+        .iter()
+        .flat_map(|f| [std::ffi::OsStr::new("-f"), f.as_os_str()])
+        .collect();
     let out = Command::new(&tool[0])
         .args(&tool[1..])
         .arg("-p")
         .arg(project)
-        .arg("-f")
-        .arg(file)
+        .args(&file_args)
         .args(["up", "-d", "--no-deps", "--no-build", service])
         .current_dir(dir)
         .stdin(Stdio::null())
@@ -42,9 +50,13 @@ pub async fn up_service(
     );
     if !out.status.success() {
         bail!(
-            "`{} -p {project} -f {} up -d --no-deps --no-build {service}` failed: {}",
+            "`{} -p {project} {} up -d --no-deps --no-build {service}` failed: {}",
             tool.join(" "),
-            file.display(),
+            files
+                .iter()
+                .map(|f| format!("-f {}", f.display()))
+                .collect::<Vec<_>>()
+                .join(" "),
             said.trim()
         );
     }

@@ -193,7 +193,7 @@ impl Step for RecreatePostgres {
         cx.save_output(&out)?;
         let said = compose_up::up_service(
             &tool,
-            &self.env.compose_file,
+            &self.env.facts.compose_files,
             &self.env.project,
             &self.env.postgres_service,
         )

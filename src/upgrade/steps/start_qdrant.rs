@@ -100,14 +100,18 @@ impl Step for StartQdrant {
             }
         };
         cx.save_output(&out)?;
-        let said =
-            compose_up::up_service(&tool, &self.env.compose_file, &self.env.project, &service)
-                .await
-                .map_err(|err| {
-                    port_taken(&err, &e).unwrap_or_else(|| {
-                        StepError::from_anyhow(&err.context("starting qdrant with Compose"))
-                    })
-                })?;
+        let said = compose_up::up_service(
+            &tool,
+            &self.env.facts.compose_files,
+            &self.env.project,
+            &service,
+        )
+        .await
+        .map_err(|err| {
+            port_taken(&err, &e).unwrap_or_else(|| {
+                StepError::from_anyhow(&err.context("starting qdrant with Compose"))
+            })
+        })?;
         for l in said.lines().filter(|l| !l.trim().is_empty()) {
             cx.log(l.to_string());
         }
