@@ -34,8 +34,7 @@ use crate::adapters::postgres::{self, quote_ident, quote_literal};
 use crate::adapters::restore;
 use crate::engine::{StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::steps::backup::{BackupOutput, SCHEMA};
-use crate::upgrade::steps::recreate_postgres::RecreateOutput;
+use crate::upgrade::outputs::{BackupOutput, RecreateOutput, SCHEMA};
 
 /// The databases of the swap, journaled (in `recreate-postgres`' output) before any exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

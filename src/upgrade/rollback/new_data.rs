@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::engine::recovery::{RunState, StepState};
 use crate::upgrade::env::UpgradeEnv;
 use crate::upgrade::facts;
-use crate::upgrade::steps::migrations::MigrationsOutput;
+use crate::upgrade::outputs::MigrationsOutput;
 
 /// Written by `cutover rollback --discard-new-data`: the operator lets the rows go.
 pub const DISCARD_MARKER: &str = "discard-new-data";

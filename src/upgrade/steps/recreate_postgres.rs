@@ -15,37 +15,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-use super::engine::EngineOutput;
-use super::start_writers::WindowOutput;
 use super::{meta, now};
-use crate::adapters::docker::RecreatePlan;
-use crate::adapters::postgres::{self, WalPosition};
+use crate::adapters::postgres::{self};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::compose_up;
 use crate::upgrade::env::UpgradeEnv;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RecreateOutput {
-    pub plan: RecreatePlan,
-    /// When the old container's stop was issued: the start of database downtime.
-    pub stop_issued_at: DateTime<Utc>,
-    /// Fast rollback: the new server's WAL position just before the undo stopped it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wal_before_undo: Option<WalPosition>,
-    /// Fast rollback: how the old server was shown to resume where the new one stopped
-    /// (`rollback_check` then reads the tables without holding the writers back).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resumed: Option<String>,
-    /// Disaster rollback: the databases of the restore-and-swap (`crate::upgrade::rollback`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disaster: Option<crate::upgrade::rollback::disaster::Swap>,
-    /// The single-server check before the new server started on the data volume.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volume_check: Option<String>,
-}
+use crate::upgrade::outputs::{EngineOutput, RecreateOutput, WindowOutput};
 
 /// `cutover-keep/<project>:<run>`, in the characters a Docker reference allows.
 pub fn keep_tag(project: &str, run_dir: &std::path::Path) -> String {

@@ -12,25 +12,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
-use super::backup::{BackupOutput, SCHEMA};
-use super::stop_writers::StopOutput;
 use super::{earlier, meta};
-use crate::adapters::fingerprint::{self, Fingerprint};
-use crate::adapters::postgres::{self, WalPosition};
+use crate::adapters::fingerprint::{self};
+use crate::adapters::postgres::{self};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-
-/// Saved by the undo only: where the writers left the database when the rollback stopped them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WindowOutput {
-    /// Disaster path (and journals of older versions, on either path): the tables.
-    pub fingerprint_at_rollback: Option<Fingerprint>,
-    /// Fast path: the new server's WAL position.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wal_at_rollback: Option<WalPosition>,
-}
+use crate::upgrade::outputs::{BackupOutput, SCHEMA, StopOutput, WindowOutput};
 
 pub struct StartWriters {
     pub env: Arc<UpgradeEnv>,

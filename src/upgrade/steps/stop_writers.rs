@@ -13,38 +13,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-use super::backup::SCHEMA;
-use super::discover::Discovery;
 use super::sessions::Holders;
 use super::{earlier, meta, now};
 use crate::adapters::{fingerprint, postgres};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::backend_health;
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::rollback::check::{self as rollback_check, RollbackCheck, Timing};
+use crate::upgrade::outputs::{Discovery, SCHEMA, StopOutput};
+use crate::upgrade::rollback::check::{self as rollback_check, Timing};
 
 /// How long sessions may take to end after their containers stopped.
 const DRAIN: Duration = Duration::from_secs(15);
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StopOutput {
-    /// Containers that were running and that this step stops (and its undo restarts).
-    pub stopped: Vec<String>,
-    /// The backend's container, if the stack has one running.
-    pub backend: Option<String>,
-    /// When the first stop was issued: the start of application downtime.
-    pub stop_issued_at: DateTime<Utc>,
-    /// The post-rollback verification, saved by the undo.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollback_check: Option<RollbackCheck>,
-    /// Set by the undo just before it starts the writers ahead of its data check; a repeated
-    /// undo that finds it set (and no check) knows they may have written since.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub restarted_before_check: bool,
-}
 
 pub struct StopWriters {
     pub env: Arc<UpgradeEnv>,
