@@ -7,7 +7,6 @@ use crate::adapters::backup::BackupRecord;
 use crate::adapters::fingerprint::Fingerprint;
 
 /// The schema whose tables are fingerprinted, dumped and compared.
-
 pub const SCHEMA: &str = "public";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

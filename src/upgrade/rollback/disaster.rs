@@ -108,6 +108,22 @@ impl Swap {
     }
 }
 
+/// `recreate-postgres`' undo on the disaster path: restores the backup, or refuses when postgres
+/// was never recreated (`out` is None), since then cutover did not touch its database.
+pub async fn run(
+    env: &UpgradeEnv,
+    cx: &StepContext,
+    out: Option<&RecreateOutput>,
+) -> Result<(), StepError> {
+    match out {
+        Some(out) => restore_backup(env, cx, out).await,
+        None => Err(StepError::new(
+            "postgres was never recreated in this run, so cutover did not touch its \
+             database: there is nothing to restore. Use `cutover rollback --yes`",
+        )),
+    }
+}
+
 pub async fn restore_backup(
     env: &UpgradeEnv,
     cx: &StepContext,

@@ -12,7 +12,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 
 use super::meta;
-use crate::adapters::backup::{self};
+use crate::adapters::backup;
 use crate::adapters::fingerprint::{self, Fingerprint};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;

@@ -31,7 +31,7 @@ use crate::engine::redact::redact_line;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
 use crate::upgrade::outputs::{AppMigrations, MigrationsOutput};
-use crate::upgrade::rollback::new_data::{self};
+use crate::upgrade::rollback::new_data;
 
 /// How many of the command's last output lines a failure quotes.
 const TAIL_LINES: usize = 10;
@@ -249,38 +249,6 @@ impl Migrations {
     }
 }
 
-impl Migrations {
-    /// Before the down migrations drop the tables this run created: counts their rows and
-    /// dumps them into the run directory; refuses unless the operator consented.
-    async fn keep_new_data(
-        &self,
-        cx: &StepContext,
-        client: &tokio_postgres::Client,
-        set: &MigrationSet,
-        mut out: MigrationsOutput,
-    ) -> Result<(), StepError> {
-        let docker = self.env.docker().await?;
-        let target = self.env.backup_target().await?;
-        let found = new_data::survey(
-            client,
-            docker,
-            &target,
-            cx.run_dir(),
-            set,
-            out.version_before,
-        )
-        .await
-        .context("keeping the rows the new version received")?;
-        cx.log(found.summary());
-        out.new_data = Some(found.clone());
-        cx.save_output(&out)?;
-        if found.rows() > 0 && !found.discarded {
-            return Err(StepError::new(found.refusal(cx.run_dir())));
-        }
-        Ok(())
-    }
-}
-
 fn short(image: &str) -> &str {
     let id = image.strip_prefix("sha256:").unwrap_or(image);
     &id[..id.len().min(12)]
@@ -387,7 +355,7 @@ impl Step for Migrations {
         }
         let set = self.set()?;
         let mut client = self.env.connect().await?;
-        self.keep_new_data(cx, &client, &set, out.clone()).await?;
+        new_data::keep(&self.env, cx, &client, &set, out.clone()).await?;
         let ran = migrations::down(&mut client, &set, out.version_before)
             .await
             .with_context(|| format!("migrating down to version {}", out.version_before))?;
