@@ -12,8 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::ring::{DEFAULT_CAPACITY, Ring};
-use crate::upgrade::steps::discover::{Discovery, Found};
-use crate::upgrade::steps::start_qdrant::QdrantOutput;
+use crate::upgrade::outputs::{Discovery, Found, QdrantOutput};
 
 /// The step whose output lists the stack's containers.
 pub const DISCOVER_STEP: &str = "discover";

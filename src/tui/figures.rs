@@ -6,12 +6,10 @@
 //! present but does not read is kept as an error string, never silently dropped.
 
 use crate::engine::recovery::RunState;
+use crate::upgrade::outputs::{CollationOutput, QdrantOutput, RecreateOutput};
 use crate::upgrade::plan::PLAN_NAME;
 use crate::upgrade::report::UpgradeFacts;
 use crate::upgrade::steps::backend_healthy::HealthyOutput;
-use crate::upgrade::steps::collation::CollationOutput;
-use crate::upgrade::steps::recreate_postgres::RecreateOutput;
-use crate::upgrade::steps::start_qdrant::QdrantOutput;
 
 #[derive(Debug, Clone)]
 pub struct Figures {

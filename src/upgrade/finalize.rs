@@ -7,10 +7,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use super::steps::recreate_postgres::RecreateOutput;
 use crate::adapters::docker::DockerClient;
 use crate::engine::recovery::Phase;
 use crate::engine::{Journal, RunOutcome};
+use crate::upgrade::outputs::RecreateOutput;
 
 pub const MARKER: &str = "finalized.json";
 

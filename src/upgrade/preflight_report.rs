@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::steps::collation_preview::CollationPreview;
 use super::steps::data_ownership::OwnershipOutput;
-use super::steps::target_probe::ProbeOutput;
 use crate::engine::recovery::RunState;
+use crate::upgrade::outputs::ProbeOutput;
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct PreflightFacts {

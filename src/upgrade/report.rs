@@ -11,19 +11,16 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::steps::backend_healthy::HealthyOutput;
-use super::steps::backup::BackupOutput;
-use super::steps::collation::CollationOutput;
-use super::steps::discover::Discovery;
-use super::steps::migrations::MigrationsOutput;
 use super::steps::postgres_ready::ReadyOutput;
 use super::steps::pull_images::PullOutput;
-use super::steps::recreate_postgres::RecreateOutput;
 use super::steps::verify_data::VerifyOutput;
-use super::steps::versions::Versions;
 use crate::adapters::backup::BackupRecord;
 use crate::adapters::fingerprint::Fingerprint;
 use crate::engine::recovery::RunState;
 use crate::engine::{Finish, StepKind, StepState};
+use crate::upgrade::outputs::{
+    BackupOutput, CollationOutput, Discovery, MigrationsOutput, RecreateOutput, Versions,
+};
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct UpgradeFacts {

@@ -9,12 +9,10 @@
 use anyhow::Context;
 
 use super::env::UpgradeEnv;
-use super::steps::discover::Discovery;
-use super::steps::edit_compose::EditOutput;
-use super::steps::recreate_postgres::RecreateOutput;
 use super::steps::versions::short;
 use crate::adapters::compose;
 use crate::engine::{StepContext, StepError, StepState};
+use crate::upgrade::outputs::{Discovery, EditOutput, RecreateOutput};
 
 /// Until the recreate began: postgres and the writers are the very containers discovered.
 pub async fn as_discovered(env: &UpgradeEnv, cx: &StepContext) -> Result<(), StepError> {

@@ -32,9 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adapters::fingerprint::Fingerprint;
 use crate::engine::{StepContext, StepError};
-use crate::upgrade::steps::backup::BackupOutput;
-use crate::upgrade::steps::recreate_postgres::RecreateOutput;
-use crate::upgrade::steps::start_writers::WindowOutput;
+use crate::upgrade::outputs::{BackupOutput, RecreateOutput, WindowOutput};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RollbackCheck {

@@ -26,7 +26,7 @@ use crate::adapters::postgres;
 use crate::engine::recovery::RunState;
 use crate::engine::{StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::steps::collation::CollationOutput;
+use crate::upgrade::outputs::CollationOutput;
 
 /// Key of the repair's record inside `recreate-postgres`' output.
 const KEY: &str = "collation_repair";

@@ -34,8 +34,7 @@ use crate::adapters::postgres::{self, quote_ident, quote_literal};
 use crate::adapters::restore;
 use crate::engine::{StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::steps::backup::{BackupOutput, SCHEMA};
-use crate::upgrade::steps::recreate_postgres::RecreateOutput;
+use crate::upgrade::outputs::{BackupOutput, RecreateOutput, SCHEMA};
 
 /// The databases of the swap, journaled (in `recreate-postgres`' output) before any exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +105,22 @@ impl Swap {
             user = or(&self.user, "<user>"),
             quoted = quote_ident(&self.aside).replace('\'', "'\\''"),
         )
+    }
+}
+
+/// `recreate-postgres`' undo on the disaster path: restores the backup, or refuses when postgres
+/// was never recreated (`out` is None), since then cutover did not touch its database.
+pub async fn run(
+    env: &UpgradeEnv,
+    cx: &StepContext,
+    out: Option<&RecreateOutput>,
+) -> Result<(), StepError> {
+    match out {
+        Some(out) => restore_backup(env, cx, out).await,
+        None => Err(StepError::new(
+            "postgres was never recreated in this run, so cutover did not touch its \
+             database: there is nothing to restore. Use `cutover rollback --yes`",
+        )),
     }
 }
 

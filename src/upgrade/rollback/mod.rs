@@ -1,24 +1,34 @@
 //! What happens on rollback, in one place. The engine undoes every action that ran, newest
-//! first; the database part of that sequence is:
+//! first; each undo that touches the database calls one function here, in this order:
 //!
-//! 1. `start-writers`' undo stops the writers again and records where they left the new server
-//!    (its WAL position on the fast path, a table fingerprint on the disaster path);
-//! 2. `migrations`' undo runs the down migrations (fast path), after counting the rows in
-//!    the tables they drop and dumping them into the run directory; rows there are refused
-//!    unless `--discard-new-data` (`new_data`; `cutover rollback` counts before anything is
-//!    undone, too);
-//! 3. `recreate-postgres`' undo puts the old container back and proves that the old server
-//!    resumed at or after that WAL position (fast path), then, before any writer returns,
-//!    amchecks and rebuilds the collatable indexes the new server's C library ordered and
-//!    restores the data files' ownership to the old image's user (`collation`); or it
-//!    restores the run's backup (`disaster`);
-//! 4. `stop-writers`' undo compares every pre-existing table with the pre-upgrade fingerprint
-//!    (`check`), then starts the writers and waits for the backend's health.
+//! 1. `start-writers`' undo stops the writers again, then [`window::record`] records where they
+//!    left the new server (its WAL position on the fast path, a table fingerprint on the
+//!    disaster path);
+//! 2. `migrations`' undo calls [`new_data::keep`] before the down migrations (fast path): it
+//!    counts the rows in the tables they drop and dumps them into the run directory; rows there
+//!    are refused unless `--discard-new-data` (`cutover rollback` counts before anything is
+//!    undone, too: [`new_data::before_rollback`]);
+//! 3. `recreate-postgres`' undo:
+//!    - disaster path: [`disaster::run`] restores the run's backup into a new database and
+//!      swaps it in;
+//!    - fast path: [`resume_proof::note_new_position`] reads the new server's WAL position
+//!      before it stops; the old container is put back; [`resume_proof::check`] proves that the
+//!      old server resumed at or after that position; then, before any writer returns,
+//!      [`collation::repair`] amchecks and rebuilds the collatable indexes the new server's C
+//!      library ordered and restores the data files' ownership to the old image's user;
+//! 4. `stop-writers`' undo calls [`verify::run`]: it compares every pre-existing table with
+//!    the pre-upgrade fingerprint (what "equal" means on each path: [`check`]), starts the
+//!    writers (before or alongside the comparison), stops them again if it fails, and waits
+//!    for the backend's health.
 //!
-//! The run report's rollback section is built from the journal alone (`report`).
+//! What each undo journals lives in `super::outputs`; the run report's rollback section is
+//! built from the journal alone ([`report`]).
 
 pub mod check;
 pub mod collation;
 pub mod disaster;
 pub mod new_data;
 pub mod report;
+pub mod resume_proof;
+pub mod verify;
+pub mod window;

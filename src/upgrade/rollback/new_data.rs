@@ -27,9 +27,10 @@ use crate::adapters::migrations::MigrationSet;
 use crate::adapters::postgres::{quote_ident, quote_literal};
 use crate::config::Config;
 use crate::engine::recovery::{RunState, StepState};
+use crate::engine::{StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
 use crate::upgrade::facts;
-use crate::upgrade::steps::migrations::MigrationsOutput;
+use crate::upgrade::outputs::MigrationsOutput;
 
 /// Written by `cutover rollback --discard-new-data`: the operator lets the rows go.
 pub const DISCARD_MARKER: &str = "discard-new-data";
@@ -300,6 +301,37 @@ pub fn before_rollback(
         }
         Ok(Some(found))
     })
+}
+
+/// `migrations`' undo, before the down migrations drop the tables this run created: counts
+/// their rows and dumps them into the run directory, journals what it found (in `out`, the
+/// step's output), and refuses unless the operator consented.
+pub async fn keep(
+    env: &UpgradeEnv,
+    cx: &StepContext,
+    client: &Client,
+    set: &MigrationSet,
+    mut out: MigrationsOutput,
+) -> Result<(), StepError> {
+    let docker = env.docker().await?;
+    let target = env.backup_target().await?;
+    let found = survey(
+        client,
+        docker,
+        &target,
+        cx.run_dir(),
+        set,
+        out.version_before,
+    )
+    .await
+    .context("keeping the rows the new version received")?;
+    cx.log(found.summary());
+    out.new_data = Some(found.clone());
+    cx.save_output(&out)?;
+    if found.rows() > 0 && !found.discarded {
+        return Err(StepError::new(found.refusal(cx.run_dir())));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,9 +13,7 @@ use super::disaster::Swap;
 use super::new_data::NewData;
 use crate::engine::recovery::{Phase, RunState};
 use crate::engine::{StepKind, StepState};
-use crate::upgrade::steps::migrations::MigrationsOutput;
-use crate::upgrade::steps::recreate_postgres::RecreateOutput;
-use crate::upgrade::steps::stop_writers::StopOutput;
+use crate::upgrade::outputs::{MigrationsOutput, RecreateOutput, StopOutput};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RollbackFacts {

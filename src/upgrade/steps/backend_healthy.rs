@@ -12,13 +12,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::backup::{BackupOutput, SCHEMA};
-use super::stop_writers::StopOutput;
 use super::{earlier, meta, now};
 use crate::adapters::fingerprint;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::backend_health;
 use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::outputs::{BackupOutput, SCHEMA, StopOutput};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HealthyOutput {

@@ -10,23 +10,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use super::meta;
-use crate::adapters::backup::{self, BackupRecord};
+use crate::adapters::backup;
 use crate::adapters::fingerprint::{self, Fingerprint};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-
-pub const SCHEMA: &str = "public";
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BackupOutput {
-    pub fingerprint_before: Fingerprint,
-    pub file_name: String,
-    /// Set once the dump is complete and verified.
-    pub record: Option<BackupRecord>,
-}
+use crate::upgrade::outputs::{BackupOutput, SCHEMA};
 
 pub struct Backup {
     pub env: Arc<UpgradeEnv>,

@@ -14,61 +14,14 @@ use std::time::Instant;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
-use super::discover::Discovery;
 use super::{earlier, meta};
-use crate::adapters::collation::{CollatableIndex, list_collatable_indexes};
+use crate::adapters::collation::list_collatable_indexes;
 use crate::adapters::docker::ExecSpec;
-use crate::adapters::postgres::cluster::{
-    self as pg_settings, BuildRate, DatabaseLocale, InstalledExtension, SettingValue,
-};
+use crate::adapters::postgres::cluster::{self as pg_settings};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct DataMount {
-    /// `volume`, `bind`, ...
-    pub kind: String,
-    /// Volume name or host path.
-    pub source: String,
-    pub destination: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-pub struct ClusterFacts {
-    pub databases: Vec<DatabaseLocale>,
-    /// The database cutover connects to (its collation is the one sorted in both images).
-    pub current_database: String,
-    pub settings: Vec<SettingValue>,
-    pub extensions: Vec<InstalledExtension>,
-    /// Databases whose extensions could not be read (no connection allowed, no permission).
-    pub unread_databases: Vec<String>,
-    /// `$PGDATA` in the running container.
-    pub data_dir: String,
-    pub data_owner_uid: Option<u32>,
-    pub data_owner_gid: Option<u32>,
-    pub data_files: Option<u64>,
-    /// How long counting the files took (a lower bound for any walk of the directory).
-    pub data_walk_ms: Option<u64>,
-    pub mount: Option<DataMount>,
-    /// The container's `user:` when it overrides the old image's (the recreate carries it).
-    pub user_override: Option<String>,
-    /// The container's `PGDATA` when it overrides the old image's (the recreate carries it).
-    pub pgdata_override: Option<String>,
-    pub collatable_indexes: Vec<CollatableIndex>,
-    pub build_rate: Option<BuildRate>,
-}
-
-impl ClusterFacts {
-    /// The collation of the database cutover connects to.
-    pub fn collation(&self) -> Option<&str> {
-        self.databases
-            .iter()
-            .find(|d| d.name == self.current_database)
-            .map(|d| d.collate.as_str())
-    }
-}
+use crate::upgrade::outputs::{ClusterFacts, DataMount, Discovery};
 
 pub struct ClusterFactsStep {
     pub env: Arc<UpgradeEnv>,

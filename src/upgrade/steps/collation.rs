@@ -29,49 +29,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
-use super::recreate_postgres::RecreateOutput;
 use super::{earlier, meta};
 use crate::adapters::collation::{self, CheckOutcome, CollationReport, IndexFinding};
-use crate::adapters::docker::Libc;
 use crate::adapters::postgres;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CollationOutput {
-    /// amcheck was installed before this step: undo leaves it.
-    pub amcheck_preexisting: bool,
-    pub libc_before: Option<Libc>,
-    pub libc_after: Option<Libc>,
-    pub report: Option<CollationReport>,
-    /// Why the order was taken as changed (empty: not changed).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changed_because: Vec<String>,
-    /// The other connectable databases, when the order changed.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub other_databases: Vec<CollationReport>,
-}
-
-impl CollationOutput {
-    /// `schema.index` of every reindexed index (`db:schema.index` in another database).
-    pub fn reindexed(&self) -> Vec<String> {
-        let main = self.report.iter().flat_map(|r| {
-            r.findings
-                .iter()
-                .filter(|f| f.reindexed)
-                .map(|f| f.index.qualified_name.clone())
-        });
-        let others = self.other_databases.iter().flat_map(|r| {
-            r.findings
-                .iter()
-                .filter(|f| f.reindexed)
-                .map(move |f| format!("{}:{}", r.database, f.index.qualified_name))
-        });
-        main.chain(others).collect()
-    }
-}
+use crate::upgrade::outputs::{CollationOutput, RecreateOutput};
 
 pub struct Collation {
     pub env: Arc<UpgradeEnv>,

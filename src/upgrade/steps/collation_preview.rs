@@ -14,12 +14,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::cluster_facts::ClusterFacts;
-use super::target_probe::ProbeOutput;
 use super::{earlier, meta};
 use crate::adapters::docker::Libc;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::outputs::{ClusterFacts, ProbeOutput};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AffectedIndex {

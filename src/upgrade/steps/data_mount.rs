@@ -9,11 +9,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::cluster_facts::ClusterFacts;
-use super::target_probe::ProbeOutput;
 use super::{earlier, meta};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::outputs::{ClusterFacts, ProbeOutput};
 
 const DEFAULT_PGDATA: &str = "/var/lib/postgresql/data";
 

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::cluster_facts::{ClusterFacts, opt};
-use super::target_probe::ProbeOutput;
+use super::cluster_facts::opt;
 use super::{earlier, meta};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::outputs::{ClusterFacts, ProbeOutput};
 
 /// What will happen to ownership, journaled for the report and the rollback.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -7,52 +7,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use super::meta;
-use crate::adapters::docker::ServiceContainer;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-
-/// One service's container as found on the engine.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Found {
-    pub service: String,
-    pub container: String,
-    pub id: String,
-    pub image: String,
-    pub image_id: String,
-    pub running: bool,
-}
-
-impl From<&ServiceContainer> for Found {
-    fn from(c: &ServiceContainer) -> Self {
-        Found {
-            service: c.service.clone(),
-            container: c.name.clone(),
-            id: c.id.clone(),
-            image: c.image.clone(),
-            image_id: c.image_id.clone(),
-            running: c.is_running(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Discovery {
-    pub postgres: Found,
-    /// The containers of the writer services (every replica), in stop order.
-    pub writers: Vec<Found>,
-    /// Writer services with no container: skipped by every later step.
-    pub absent: Vec<String>,
-    /// The engine network postgres is on (qdrant joins it).
-    pub network: Option<String>,
-    /// postgres's restart policy (qdrant gets the same).
-    pub restart: Option<String>,
-    /// `com.docker.compose.version` of postgres, written on the qdrant container.
-    pub compose_version: String,
-    pub qdrant: Option<Found>,
-}
+use crate::upgrade::outputs::{Discovery, Found};
 
 pub struct Discover {
     pub env: Arc<UpgradeEnv>,

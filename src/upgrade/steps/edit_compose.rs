@@ -8,21 +8,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
-use super::engine::EngineOutput;
 use super::meta;
-use crate::adapters::compose::{self, Backup, PgvectorEdit};
+use crate::adapters::compose::{self, PgvectorEdit};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::outputs::{EditOutput, EngineOutput};
 use crate::upgrade::tool;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EditOutput {
-    pub edit: PgvectorEdit,
-    pub backup: Backup,
-    pub changes: Vec<String>,
-}
 
 pub struct EditCompose {
     pub env: Arc<UpgradeEnv>,

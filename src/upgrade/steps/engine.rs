@@ -4,21 +4,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use super::meta;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::outputs::EngineOutput;
 use crate::upgrade::tool;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EngineOutput {
-    pub api_version: String,
-    pub compose_tool: Option<Vec<String>>,
-    /// What the tool reported (`2.26.1-4`, `1.29.2`); absent in older journals.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compose_version: Option<String>,
-}
 
 pub struct EngineReachable {
     pub env: Arc<UpgradeEnv>,

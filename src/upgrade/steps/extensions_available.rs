@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::cluster_facts::ClusterFacts;
-use super::target_probe::ProbeOutput;
 use super::{earlier, meta};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::outputs::{ClusterFacts, ProbeOutput};
 
 pub struct ExtensionsAvailable {
     pub env: Arc<UpgradeEnv>,

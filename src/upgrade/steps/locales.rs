@@ -10,12 +10,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::cluster_facts::ClusterFacts;
-use super::target_probe::ProbeOutput;
 use super::{earlier, meta};
 use crate::adapters::pg_image::LocaleAnswer;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::outputs::{ClusterFacts, ProbeOutput};
 
 pub struct Locales {
     pub env: Arc<UpgradeEnv>,

@@ -12,12 +12,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use async_trait::async_trait;
 
-use super::target_probe::ProbeOutput;
 use super::{earlier, meta};
 use crate::adapters::postgres::check_same_major;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::steps::versions::Versions;
+use crate::upgrade::outputs::{ProbeOutput, Versions};
 
 pub struct MajorVersion {
     pub env: Arc<UpgradeEnv>,

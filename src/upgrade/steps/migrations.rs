@@ -23,47 +23,18 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use super::meta;
 use crate::adapters::docker::{LogQuery, OneOffSpec};
-use crate::adapters::migrations::{self, MigrationRun, MigrationSet};
+use crate::adapters::migrations::{self, MigrationSet};
 use crate::engine::redact::redact_line;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::rollback::new_data::{self, NewData};
+use crate::upgrade::outputs::{AppMigrations, MigrationsOutput};
+use crate::upgrade::rollback::new_data;
 
 /// How many of the command's last output lines a failure quotes.
 const TAIL_LINES: usize = 10;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MigrationsOutput {
-    pub origin: String,
-    pub version_before: i64,
-    pub ran: Vec<MigrationRun>,
-    /// Present when the app's own command ran instead of cutover's set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app: Option<AppMigrations>,
-    /// Saved by the fast rollback's undo: the rows found in the tables the down migrations
-    /// drop, and where they were dumped (`crate::upgrade::rollback::new_data`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub new_data: Option<NewData>,
-}
-
-/// What the app command's run (and its undo) needs and did.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct AppMigrations {
-    /// The command, secret-looking values redacted.
-    pub command: String,
-    /// The image id of the backend container the one-off was created from.
-    pub image: String,
-    /// The one-off container's name (fixed, so a leftover is found and removed).
-    pub container: String,
-    pub exit_code: Option<i64>,
-    /// What the undo did: the down command's exit, or why the schema changes stay.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub undo: Option<String>,
-}
 
 pub struct Migrations {
     pub env: Arc<UpgradeEnv>,
@@ -278,38 +249,6 @@ impl Migrations {
     }
 }
 
-impl Migrations {
-    /// Before the down migrations drop the tables this run created: counts their rows and
-    /// dumps them into the run directory; refuses unless the operator consented.
-    async fn keep_new_data(
-        &self,
-        cx: &StepContext,
-        client: &tokio_postgres::Client,
-        set: &MigrationSet,
-        mut out: MigrationsOutput,
-    ) -> Result<(), StepError> {
-        let docker = self.env.docker().await?;
-        let target = self.env.backup_target().await?;
-        let found = new_data::survey(
-            client,
-            docker,
-            &target,
-            cx.run_dir(),
-            set,
-            out.version_before,
-        )
-        .await
-        .context("keeping the rows the new version received")?;
-        cx.log(found.summary());
-        out.new_data = Some(found.clone());
-        cx.save_output(&out)?;
-        if found.rows() > 0 && !found.discarded {
-            return Err(StepError::new(found.refusal(cx.run_dir())));
-        }
-        Ok(())
-    }
-}
-
 fn short(image: &str) -> &str {
     let id = image.strip_prefix("sha256:").unwrap_or(image);
     &id[..id.len().min(12)]
@@ -416,7 +355,7 @@ impl Step for Migrations {
         }
         let set = self.set()?;
         let mut client = self.env.connect().await?;
-        self.keep_new_data(cx, &client, &set, out.clone()).await?;
+        new_data::keep(&self.env, cx, &client, &set, out.clone()).await?;
         let ran = migrations::down(&mut client, &set, out.version_before)
             .await
             .with_context(|| format!("migrating down to version {}", out.version_before))?;

@@ -9,12 +9,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::recreate_postgres::RecreateOutput;
 use super::{earlier, meta, now};
 use crate::adapters::docker::{Readiness, ReadyReport};
 use crate::adapters::postgres;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::outputs::RecreateOutput;
 
 pub const READY_LINE: &str = "database system is ready to accept connections";
 

@@ -15,37 +15,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-use super::engine::EngineOutput;
-use super::start_writers::WindowOutput;
 use super::{meta, now};
-use crate::adapters::docker::RecreatePlan;
-use crate::adapters::postgres::{self, WalPosition};
+use crate::adapters::postgres;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::compose_up;
 use crate::upgrade::env::UpgradeEnv;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RecreateOutput {
-    pub plan: RecreatePlan,
-    /// When the old container's stop was issued: the start of database downtime.
-    pub stop_issued_at: DateTime<Utc>,
-    /// Fast rollback: the new server's WAL position just before the undo stopped it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wal_before_undo: Option<WalPosition>,
-    /// Fast rollback: how the old server was shown to resume where the new one stopped
-    /// (`rollback_check` then reads the tables without holding the writers back).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resumed: Option<String>,
-    /// Disaster rollback: the databases of the restore-and-swap (`crate::upgrade::rollback`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disaster: Option<crate::upgrade::rollback::disaster::Swap>,
-    /// The single-server check before the new server started on the data volume.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volume_check: Option<String>,
-}
+use crate::upgrade::outputs::{EngineOutput, RecreateOutput};
+use crate::upgrade::rollback;
 
 /// `cutover-keep/<project>:<run>`, in the characters a Docker reference allows.
 pub fn keep_tag(project: &str, run_dir: &std::path::Path) -> String {
@@ -230,44 +207,16 @@ impl Step for RecreatePostgres {
     }
 
     async fn undo(&self, cx: &StepContext) -> Result<(), StepError> {
-        let Some(out) = cx.output::<RecreateOutput>() else {
-            if cx.disaster_rollback() {
-                return Err(StepError::new(
-                    "postgres was never recreated in this run, so cutover did not touch its \
-                     database: there is nothing to restore. Use `cutover rollback --yes`",
-                ));
-            }
+        let out = cx.output::<RecreateOutput>();
+        if cx.disaster_rollback() {
+            return rollback::disaster::run(&self.env, cx, out.as_ref()).await;
+        }
+        let Some(mut out) = out else {
             cx.log("postgres was not touched");
             return Ok(());
         };
-        if cx.disaster_rollback() {
-            return crate::upgrade::rollback::disaster::restore_backup(&self.env, cx, &out).await;
-        }
-        let mut out = out;
+        rollback::resume_proof::note_new_position(&self.env, cx, &mut out).await?;
         let docker = self.env.docker().await?;
-        // A replacement stopped while its entrypoint is still starting ignores the stop signal
-        // (a shell as PID 1) and costs the whole stop timeout (30 s measured after a crash
-        // right after the start): let it reach readiness first, bounded, then stop it.
-        if docker
-            .recreate_state(&out.plan)
-            .await
-            .is_ok_and(|s| s.new_running)
-            && let Ok(target) = self.env.pg_target().await
-        {
-            let settle = Duration::from_secs(15);
-            let ready = postgres::connect_until(&target, settle, POLL).await;
-            // Only while the NEW container runs: on a repeated undo the name already answers
-            // for the old one, whose position proves nothing.
-            if let (Ok(client), None) = (ready, &out.wal_before_undo) {
-                match postgres::wal_position(&client).await {
-                    Ok(wal) => {
-                        out.wal_before_undo = Some(wal);
-                        cx.save_output(&out)?;
-                    }
-                    Err(e) => cx.log(format!("cannot read the new server's WAL position: {e}")),
-                }
-            }
-        }
         let parked = docker.parked(&out.plan).await.ok().flatten().is_some();
         let original = docker
             .try_inspect(&out.plan.old_id)
@@ -300,8 +249,8 @@ impl Step for RecreatePostgres {
                 .await
                 .context("waiting for the restored postgres to accept connections")?;
             cx.log("the restored postgres accepts connections");
-            self.check_resumed(cx, &client, out).await?;
-            crate::upgrade::rollback::collation::repair(&self.env, cx).await?;
+            rollback::resume_proof::check(cx, &client, out).await?;
+            rollback::collation::repair(&self.env, cx).await?;
         }
         Ok(())
     }
@@ -309,51 +258,3 @@ impl Step for RecreatePostgres {
 
 /// Readiness polls: a refused connection costs nothing, and each poll saved is downtime saved.
 const POLL: Duration = Duration::from_millis(50);
-
-impl RecreatePostgres {
-    /// The old server must hold everything the new one wrote: same cluster, latest checkpoint
-    /// at or after the last position read from the new one (just before this undo stopped it,
-    /// else where the writers left it). Journaled when shown; an error when disproved, with the
-    /// writers still stopped. Without a position there is nothing to show, and the rollback
-    /// check reads the tables with the writers held back instead.
-    async fn check_resumed(
-        &self,
-        cx: &StepContext,
-        client: &tokio_postgres::Client,
-        mut out: RecreateOutput,
-    ) -> Result<(), StepError> {
-        let window = cx
-            .output_of::<WindowOutput>("start-writers")
-            .and_then(|w| w.wal_at_rollback);
-        let Some(before) = out.wal_before_undo.clone().or(window) else {
-            cx.log("no WAL position of the new server: the data check will hold the writers back");
-            return Ok(());
-        };
-        let resumed = match postgres::resumed_from(client, &before).await {
-            Ok(r) => r,
-            Err(e) => {
-                cx.log(format!(
-                    "cannot read the control file ({e}): the data check will hold the writers back"
-                ));
-                return Ok(());
-            }
-        };
-        if let Some(gap) = resumed.gap(&before) {
-            return Err(StepError::new(format!(
-                "the old postgres did not resume from the data the new one left: {gap}. The \
-                 writers stay stopped; check which volume {} mounts, then restore the backup \
-                 with `cutover rollback --disaster --yes`",
-                out.plan.name
-            )));
-        }
-        let proof = format!(
-            "the old postgres resumed at checkpoint {} of cluster {}, at or after {} where the \
-             new one stopped writing: every committed row is there",
-            resumed.checkpoint_lsn, resumed.system_identifier, before.lsn
-        );
-        cx.log(proof.clone());
-        out.resumed = Some(proof);
-        cx.save_output(&out)?;
-        Ok(())
-    }
-}

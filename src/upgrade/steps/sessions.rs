@@ -10,11 +10,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use async_trait::async_trait;
 
-use super::discover::Discovery;
 use super::{earlier, meta};
 use crate::adapters::postgres::{self, Session};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::outputs::Discovery;
 
 /// Sessions grouped by who holds them.
 #[derive(Debug, Default)]

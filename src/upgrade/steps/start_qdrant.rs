@@ -12,31 +12,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
-use super::edit_compose::EditOutput;
-use super::engine::EngineOutput;
 use super::{earlier, meta};
 use crate::adapters::http::HttpClient;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::compose_up;
 use crate::upgrade::env::UpgradeEnv;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct QdrantOutput {
-    pub container: String,
-    /// True when this step created the container (undo removes only what it created).
-    pub created: bool,
-    pub endpoint: Option<String>,
-    pub collections: Option<Vec<String>>,
-    pub ready_ms: Option<u64>,
-    /// The volume this step's container mounts, and whether this step created it (journaled
-    /// before the create): undo removes it only then, and only if qdrant holds no collection.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volume: Option<String>,
-    #[serde(default)]
-    pub volume_created: bool,
-}
+use crate::upgrade::outputs::{EditOutput, EngineOutput, QdrantOutput};
 
 pub struct StartQdrant {
     pub env: Arc<UpgradeEnv>,

@@ -1,36 +1,16 @@
 //! Action `start-writers`: start again the containers `stop-writers` stopped, and only those.
 //! Undo stops them again (a later step failed and the rollback is heading back to the old
-//! database: they must not write to the new one meanwhile), then records what they left:
-//! - fast path: the new server's WAL position. Whatever the writers added while the upgrade
-//!   stood lies before it, and the old server must resume at or after it
-//!   (`recreate-postgres`' undo checks, `crate::adapters::postgres::resumed_from`): that keeps
-//!   every row without reading a table, which on a large database is what makes the rollback
-//!   fast;
-//! - disaster path: a fingerprint of the tables, to report which of those rows the restored
-//!   backup does not have (`crate::upgrade::rollback::check`).
+//! database: they must not write to the new one meanwhile), then records where they left the
+//! new server (`crate::upgrade::rollback::window`).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
-use super::backup::{BackupOutput, SCHEMA};
-use super::stop_writers::StopOutput;
 use super::{earlier, meta};
-use crate::adapters::fingerprint::{self, Fingerprint};
-use crate::adapters::postgres::{self, WalPosition};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-
-/// Saved by the undo only: where the writers left the database when the rollback stopped them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WindowOutput {
-    /// Disaster path (and journals of older versions, on either path): the tables.
-    pub fingerprint_at_rollback: Option<Fingerprint>,
-    /// Fast path: the new server's WAL position.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wal_at_rollback: Option<WalPosition>,
-}
+use crate::upgrade::outputs::StopOutput;
 
 pub struct StartWriters {
     pub env: Arc<UpgradeEnv>,
@@ -74,54 +54,6 @@ impl Step for StartWriters {
         for c in &s.stopped {
             cx.log(format!("stopped {c} again"));
         }
-        // A repeated undo (after a crash) must keep the first fingerprint: later ones would
-        // miss nothing, but the first is the one taken right at the stop.
-        if cx.output::<WindowOutput>().is_some() {
-            return Ok(());
-        }
-        let disaster = cx.disaster_rollback();
-        if !disaster {
-            let client = self.env.connect().await?;
-            match postgres::wal_position(&client).await {
-                Ok(wal) => {
-                    cx.log(format!("the writers left the WAL at {}", wal.lsn));
-                    cx.save_output(&WindowOutput {
-                        fingerprint_at_rollback: None,
-                        wal_at_rollback: Some(wal),
-                    })?;
-                    return Ok(());
-                }
-                // E.g. a role that may not read pg_control_system(): the tables instead, as
-                // before this proof existed (slower, as exact).
-                Err(e) => cx.log(format!(
-                    "cannot read the WAL position ({e}): fingerprinting the tables instead"
-                )),
-            }
-        }
-        // By the pre-upgrade fingerprint's method: the rollback check compares the two.
-        let method_of = cx
-            .output_of::<BackupOutput>("backup")
-            .map(|b| b.fingerprint_before)
-            .unwrap_or_default();
-        let fp = match self.env.connect().await {
-            Ok(client) => fingerprint::fingerprint_like(&client, SCHEMA, &method_of).await,
-            Err(e) => Err(e),
-        };
-        match fp {
-            Ok(fp) => cx.save_output(&WindowOutput {
-                fingerprint_at_rollback: Some(fp),
-                wal_at_rollback: None,
-            })?,
-            // Only a report needs it (the backup is the truth): go on without.
-            Err(e) if disaster => {
-                cx.log(format!("cannot fingerprint the untrusted database: {e:#}"))
-            }
-            Err(e) => {
-                return Err(StepError::from_anyhow(
-                    &e.context("fingerprinting the tables the writers left"),
-                ));
-            }
-        }
-        Ok(())
+        crate::upgrade::rollback::window::record(&self.env, cx).await
     }
 }

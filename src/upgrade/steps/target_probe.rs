@@ -11,42 +11,18 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
-use super::cluster_facts::ClusterFacts;
-use super::discover::Discovery;
 use super::{earlier, meta};
-use crate::adapters::pg_image::{self, PgImageFacts, ProbeRequest};
+use crate::adapters::pg_image::{self, ProbeRequest};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::outputs::{ClusterFacts, Discovery, ProbeOutput};
 use crate::upgrade::steps::versions::short;
 
 /// Files created in the probe's tmpfs to time a chown (enough to dwarf the exec round trip).
 const CHOWN_SAMPLE_FILES: u32 = 10_000;
 /// Lines sorted in each image to compare the two C libraries' collation cost.
 const SORT_SAMPLE_LINES: u32 = 100_000;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ProbeOutput {
-    pub target: PgImageFacts,
-    /// The image the postgres container runs now (None if it could not be probed).
-    pub before: Option<PgImageFacts>,
-}
-
-impl ProbeOutput {
-    /// `id (digest)` of the target, as pinned.
-    pub fn pin(&self) -> String {
-        format!(
-            "{} ({})",
-            self.target.image_id,
-            self.target
-                .repo_digests
-                .first()
-                .map_or("no registry digest: a local build".to_string(), |d| d
-                    .clone())
-        )
-    }
-}
 
 pub struct TargetProbe {
     pub env: Arc<UpgradeEnv>,

@@ -13,11 +13,11 @@ use anyhow::Context;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::backup::{BackupOutput, SCHEMA};
 use super::{earlier, meta};
 use crate::adapters::fingerprint::{self, Fingerprint};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::outputs::{BackupOutput, SCHEMA};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerifyOutput {

@@ -5,23 +5,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use super::{earlier, meta};
 use crate::adapters::docker::ExecSpec;
 use crate::adapters::postgres::{self, PgMajor};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::steps::discover::Discovery;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Versions {
-    pub server_before: String,
-    pub data_dir_major: PgMajor,
-    pub image_before: String,
-    pub image_id_before: String,
-    pub digest_before: Option<String>,
-}
+use crate::upgrade::outputs::{Discovery, Versions};
 
 pub struct ReadVersions {
     pub env: Arc<UpgradeEnv>,
