@@ -208,7 +208,9 @@ impl DockerClient {
             self.start(&id).await?;
         }
         if let Some(p) = self.parked(plan).await? {
-            self.remove(p.id.as_deref().unwrap_or_default(), false)
+            // The placeholder mounts nothing of the user's: `v` removes only the anonymous volume
+            // the engine made for the image's VOLUME when it was created (else it leaks).
+            self.remove(p.id.as_deref().unwrap_or_default(), true)
                 .await?;
         }
         self.release_old_image(plan).await?;
@@ -229,7 +231,9 @@ impl DockerClient {
         }
         self.remove(&plan.old_id, false).await?;
         if let Some(p) = self.parked(plan).await? {
-            self.remove(p.id.as_deref().unwrap_or_default(), false)
+            // The placeholder mounts nothing of the user's: `v` removes only the anonymous volume
+            // the engine made for the image's VOLUME when it was created (else it leaks).
+            self.remove(p.id.as_deref().unwrap_or_default(), true)
                 .await?;
         }
         let present = self.old_image_ref(plan).await?.is_some();
