@@ -427,7 +427,7 @@ impl PgImageFacts {
     /// file at all). `name--1.2.sql` offers 1.2; `name--1.1--1.2.sql` offers both ends.
     pub fn extension_versions(&self, name: &str) -> Option<BTreeSet<String>> {
         let control = format!("{name}.control");
-        if !self.extension_files.iter().any(|f| *f == control) {
+        if !self.extension_files.contains(&control) {
             return None;
         }
         let prefix = format!("{name}--");
