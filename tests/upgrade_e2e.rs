@@ -367,7 +367,17 @@ fn pg16_image() -> String {
         .stdin
         .take()
         .unwrap()
-        .write_all(format!("FROM {AFTER}\nENV PG_MAJOR=16\n").as_bytes())
+        // The pre-flight reads the major from `postgres --version` in the image (PG_MAJOR only
+        // when there is no server binary): this stand-in's `postgres` says 16.
+        .write_all(
+            format!(
+                "FROM {AFTER}\nENV PG_MAJOR=16\nRUN mkdir -p /opt/pg16 && printf \
+                 '#!/bin/sh\\necho \"postgres (PostgreSQL) 16.4\"\\n' >/opt/pg16/postgres && \
+                 chmod +x /opt/pg16/postgres\nENV PATH=/opt/pg16:/usr/local/sbin:/usr/local/bin:\
+                 /usr/sbin:/usr/bin:/sbin:/bin\n"
+            )
+            .as_bytes(),
+        )
         .unwrap();
     assert!(child.wait().unwrap().success(), "building {tag}");
     tag.to_string()
