@@ -102,8 +102,45 @@ async fn no_secret_reaches_any_artifact() {
         assert!(!out.contains(&password), "the password appears in {what}");
     }
 
+    // The backend prints its DATABASE_URL and the bare password into its own log while the
+    // upgrade stands; the rollback then keeps the window's container logs (from the run's
+    // start), and they must hold that line, redacted.
+    let backend = stack.container("backend");
+    support::docker(&[
+        "exec",
+        &backend,
+        "sh",
+        "-c",
+        "echo \"leak-check url=$DATABASE_URL pw=$POSTGRES_PASSWORD\" > /proc/1/fd/1",
+    ]);
+    let back = Run::new(dir, &["rollback", "--yes"]).output();
+    assert_eq!(back.status.code(), Some(0), "{}", text(&back));
+    assert!(
+        !text(&back).contains(&password),
+        "the password appears in the rollback"
+    );
+
     let cutover_dir = dir.join(".cutover");
     let all = files(&cutover_dir);
+    let leak_lines: Vec<String> = all
+        .iter()
+        .filter(|f| f.parent().is_some_and(|p| p.ends_with("logs")))
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("leak-check"))
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        leak_lines.iter().any(
+            |l| l.contains("url=postgresql://privexbot:[redacted]@postgres")
+                && l.contains("pw=[redacted]")
+        ),
+        "the backend's line is kept, redacted: {leak_lines:?}"
+    );
     assert!(
         all.iter()
             .any(|f| f.parent().is_some_and(|p| p.ends_with("logs"))),

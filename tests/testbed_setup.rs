@@ -29,7 +29,8 @@ fn in_fresh_base(script: &str) -> Output {
             "-v",
         ])
         .arg(format!("{}:/bed:ro", bed_dir.display()))
-        .args([BASE, "bash", "-c", script])
+        // One stream, in order: what the second run says must come after the marker.
+        .args([BASE, "bash", "-c", &format!("exec 2>&1; {script}")])
         .stdin(Stdio::null())
         .output()
         .expect("docker run")
