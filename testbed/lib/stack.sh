@@ -158,7 +158,7 @@ stack_down() {
 	done
 	# cutover's parked old postgres (no Compose label, on purpose) and its keep tag.
 	ids=$(docker ps -aq --filter "label=io.cutover.project=$project")
-	[ -z "$ids" ] || docker rm -f $ids >/dev/null
+	[ -z "$ids" ] || docker rm -f -v $ids >/dev/null
 	ids=$(docker images --filter "reference=cutover-keep/$project:*" --format '{{.Repository}}:{{.Tag}}')
 	[ -z "$ids" ] || docker rmi --no-prune $ids >/dev/null 2>&1 || true
 	step "down: $project removed"
