@@ -181,6 +181,28 @@ fn pgvector_in_a_real_terminal_upgrades_then_rolls_back_from_the_result_screen()
             .is_some_and(|after| after.contains("system is ready to accept connections"))
     });
     eprintln!("log pane after the recreate (paused):\n{logs}");
+    // The server logs the password, bare and inside a URL (a failed cast of a text holding
+    // them: the ERROR and STATEMENT lines quote it): the pane shows those lines hidden.
+    support::docker(&[
+        "exec",
+        "-u",
+        "postgres",
+        &pg,
+        "sh",
+        "-c",
+        "psql -U privexbot -d privexbot -c \"SELECT 'leak-check postgresql://privexbot:\
+         $POSTGRES_PASSWORD@x/db pw=$POSTGRES_PASSWORD'::int\" >/dev/null 2>&1 || true",
+    ]);
+    let leak = t.wait_for("leak-check", 30);
+    assert!(
+        !leak.contains(stack.password()),
+        "the password is on the screen:\n{leak}"
+    );
+    assert!(
+        leak.lines()
+            .any(|l| l.contains("leak-check") && l.contains("[redacted]")),
+        "{leak}"
+    );
     // The same key continues.
     t.keys("p");
     t.until("the run to continue", 10, |s| !s.contains("PAUSED"));
