@@ -7,7 +7,8 @@
 
 # Which packages are missing: debootstrap + a keyring that knows trixie (the images are built
 # from a debootstrapped Debian 13), a Compose tool (the stacks are brought up the way a user's
-# are), busybox-static (the tiny image of the Docker-adapter tests).
+# are), busybox-static (the tiny image of the Docker-adapter tests), curl + gpgv + xz-utils
+# (`bed compose-v2`).
 missing_host_packages() {
 	local need=()
 	command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
@@ -15,6 +16,10 @@ missing_host_packages() {
 	command -v flock >/dev/null 2>&1 || need+=(util-linux)
 	command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
 	[ -x /bin/busybox ] || need+=(busybox-static)
+	# `bed compose-v2` fetches Debian 13's Compose v2 and checks its signature.
+	command -v curl >/dev/null 2>&1 || command -v wget >/dev/null 2>&1 || need+=(curl)
+	command -v gpgv >/dev/null 2>&1 || need+=(gpgv)
+	command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 	printf '%s\n' "${need[@]}"
 }
 
