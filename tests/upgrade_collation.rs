@@ -5,7 +5,8 @@
 //!   clean on every index, index and sequential scans agree on the seeded queries, every table
 //!   is intact and the files are the new image's (999); the report names what was reindexed.
 //!   Writes land on the new server, then the fast rollback: the old server is amcheck clean,
-//!   the queries agree, the files are owned by uid 70 again, and the report says so.
+//!   the queries agree, the files are owned by uid 70 again, and the report says so. A second
+//!   database of the cluster is sound on the old server too (on the disaster path as well).
 //! - `without_the_collation_step_the_index_is_broken`: the same upgrade with
 //!   `collation_policy = "skip"` leaves broken indexes, so the first test can fail.
 //! - `duplicates_in_a_unique_index_stop_the_run_and_name_them`: a unique index whose table
@@ -18,6 +19,36 @@ use cutover::adapters::fingerprint::fingerprint;
 use support::collation::{amcheck_failures, assert_indexes_sound, pgdata_not_owned_by};
 use support::cutover::{AFTER, BEFORE, Run, assert_tables_kept, latest_run, report, text};
 use support::{Stack, docker};
+
+/// The second database's table: a unique text index over words whose order differs between
+/// musl's en_US.utf8 (code points) and glibc's en_US.UTF-8.
+const SIDE_SEED: &str = "CREATE TABLE notes (id serial PRIMARY KEY, name text UNIQUE); \
+     INSERT INTO notes (name) SELECT w || ' ' || i FROM generate_series(1, 200) AS i, \
+     unnest(ARRAY['A', 'B', 'Eb', 'Z', '_x', 'a', 'b', 'c', 'e', 'Á', 'é']) AS w";
+
+/// A second database of the cluster, with its own text indexes: the upgrade rebuilds them
+/// for the new server, so a rollback must rebuild them for the old one too (without that, the
+/// fast rollback left `notes_name_key` "item order invariant violated": checked).
+async fn seed_side_database(stack: &Stack) {
+    stack
+        .connect()
+        .await
+        .batch_execute("CREATE DATABASE side")
+        .await
+        .unwrap();
+    let side = stack.connect_db("side").await;
+    side.batch_execute(SIDE_SEED).await.unwrap();
+    assert_eq!(amcheck_failures(&side).await, Vec::new());
+}
+
+async fn assert_side_sound(stack: &Stack, when: &str) {
+    let side = stack.connect_db("side").await;
+    assert_eq!(
+        amcheck_failures(&side).await,
+        Vec::new(),
+        "{when}: the second database's indexes are sound on the old server"
+    );
+}
 
 fn image_running(stack: &Stack) -> String {
     docker(&[
@@ -38,6 +69,7 @@ async fn the_upgrade_and_its_fast_rollback_leave_sound_indexes() {
     let pg = stack.container("postgres");
     let before = fingerprint(&stack.connect().await, "public").await.unwrap();
     assert!(pgdata_not_owned_by(&pg, 70).is_empty());
+    seed_side_database(&stack).await;
 
     let run = Run::upgrade(dir).output();
     let out = text(&run);
@@ -81,6 +113,14 @@ async fn the_upgrade_and_its_fast_rollback_leave_sound_indexes() {
         .unwrap()
         .get(0);
     drop(db);
+    let side = stack.connect_db("side").await;
+    side.batch_execute(
+        "INSERT INTO notes (name) SELECT w || ' side ' || i \
+         FROM generate_series(1, 50) AS i, unnest(ARRAY['a', 'B', 'É', '_y', 'zz']) AS w",
+    )
+    .await
+    .unwrap();
+    drop(side);
 
     let rb = Run::new(dir, &["rollback", "--yes"]).output();
     let out = text(&rb);
@@ -90,6 +130,7 @@ async fn the_upgrade_and_its_fast_rollback_leave_sound_indexes() {
     assert_eq!(image_running(&stack), format!("{BEFORE} true"));
     let db = stack.connect().await;
     assert_indexes_sound(&db, "after the fast rollback").await;
+    assert_side_sound(&stack, "after the fast rollback").await;
     let tags_after: i64 = db
         .query_one("SELECT count(*) FROM tags", &[])
         .await
@@ -208,6 +249,7 @@ async fn the_disaster_rollback_leaves_sound_indexes_owned_by_70() {
     let dir = stack.dir();
     let pg = stack.container("postgres");
     let before = fingerprint(&stack.connect().await, "public").await.unwrap();
+    seed_side_database(&stack).await;
     let run = Run::upgrade(dir).output();
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
 
@@ -219,6 +261,7 @@ async fn the_disaster_rollback_leaves_sound_indexes_owned_by_70() {
     let db = stack.connect().await;
     assert_indexes_sound(&db, "after the disaster rollback").await;
     assert_tables_kept(&stack, &before, "after the disaster rollback").await;
+    assert_side_sound(&stack, "after the disaster rollback").await;
     assert_eq!(
         pgdata_not_owned_by(&pg, 70),
         Vec::<String>::new(),

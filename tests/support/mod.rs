@@ -260,13 +260,22 @@ where
 
 /// Connects to PostgreSQL as privexbot at `ip:5432` (plain TCP, password auth).
 pub async fn connect_pg(ip: IpAddr, password: &str) -> Result<Client, tokio_postgres::Error> {
+    connect_pg_db(ip, password, "privexbot").await
+}
+
+/// The same, to database `db`.
+pub async fn connect_pg_db(
+    ip: IpAddr,
+    password: &str,
+    db: &str,
+) -> Result<Client, tokio_postgres::Error> {
     let mut config = tokio_postgres::Config::new();
     config
         .host(ip.to_string())
         .port(5432)
         .user("privexbot")
         .password(password)
-        .dbname("privexbot")
+        .dbname(db)
         .connect_timeout(Duration::from_secs(5));
     let (client, connection) = config.connect(NoTls).await?;
     tokio::spawn(connection);

@@ -138,6 +138,13 @@ impl Stack {
             .unwrap_or_else(|e| panic!("connect to {}: {e}", self.container("postgres")))
     }
 
+    /// The same, to another database of the cluster.
+    pub async fn connect_db(&self, db: &str) -> Client {
+        super::connect_pg_db(self.postgres_ip(), &self.password, db)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {db} on {}: {e}", self.container("postgres")))
+    }
+
     /// The Compose tool on this stack (`testbed/bed compose`), e.g. `["restart", "postgres"]`.
     pub fn compose(&self, args: &[&str]) -> Output {
         Command::new(bed_path())

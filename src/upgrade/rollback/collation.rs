@@ -7,7 +7,8 @@
 //! duplicates in. And the new image's entrypoint chowned the data directory to its own uid
 //! (999); the old one (uid 70) must own it again.
 //!
-//! What: amcheck every collatable btree index; REINDEX every one the new server rebuilt (the
+//! What, in every connectable database (the forward step rebuilt them all when the order
+//! changed): amcheck every collatable btree index; REINDEX every one the new server rebuilt (the
 //! forward collation step's record), every one amcheck finds broken, and all of them when the
 //! writers ran on the new server and the order differs (any may have taken writes);
 //! amcheck the rebuilt ones again, and fail the rollback (saying which index and why) when one
@@ -81,6 +82,22 @@ pub fn from_state(s: &RunState) -> Option<CollationRepair> {
 /// Runs the repair on the old server (reached through `env`, as the undo just did) and saves
 /// it into the calling step's output. Err: an index amcheck still finds broken.
 pub async fn repair(env: &UpgradeEnv, cx: &StepContext) -> Result<(), StepError> {
+    repair_with(env, cx, false).await
+}
+
+/// The disaster path's repair, once the backup was restored and swapped in: the main
+/// database was just built by the old server (amcheck only, a rebuild only for what fails);
+/// the cluster's other databases, the original kept aside among them, are repaired as on the
+/// fast path.
+pub async fn repair_after_restore(env: &UpgradeEnv, cx: &StepContext) -> Result<(), StepError> {
+    repair_with(env, cx, true).await
+}
+
+async fn repair_with(
+    env: &UpgradeEnv,
+    cx: &StepContext,
+    main_restored: bool,
+) -> Result<(), StepError> {
     let mut rec = CollationRepair::default();
     let forward = cx.output_of::<CollationOutput>("collation");
     let rebuilt_forward = forward.as_ref().map(|f| f.reindexed()).unwrap_or_default();
@@ -92,41 +109,25 @@ pub async fn repair(env: &UpgradeEnv, cx: &StepContext) -> Result<(), StepError>
     rec.why_all = (writers_ran && changed)
         .then(|| "the writers ran on the new server, whose collation order differs".to_string());
     let client = env.connect().await?;
-    let (amcheck, mut findings) = collation::check_all(&client, true, false)
+    let all = rec.why_all.is_some();
+    let mut still = if main_restored {
+        repair_database(&client, None, &[], false, &mut rec).await?
+    } else {
+        repair_database(&client, None, &rebuilt_forward, all, &mut rec).await?
+    };
+    // The forward step rebuilt the other databases' indexes in the new order too (named
+    // `db:schema.index` in its record): each is repaired the same way, in its own session.
+    let target = env.pg_target().await?;
+    for db in collation::other_databases(&client)
         .await
-        .context("amcheck on the old server")?;
-    rec.indexes = findings.len();
-    let is_failed = |c: &CheckOutcome| matches!(c, CheckOutcome::Failed { .. });
-    for f in &findings {
-        if let CheckOutcome::Failed { message } = &f.check {
-            rec.broken_before
-                .push(format!("{}: {message}", f.index.qualified_name));
-        }
-    }
-    let started = std::time::Instant::now();
-    for f in findings.iter_mut() {
-        let rebuilt_by_new = rebuilt_forward.contains(&f.index.qualified_name);
-        if rec.why_all.is_none() && !rebuilt_by_new && !is_failed(&f.check) {
-            continue;
-        }
-        collation::reindex(&client, &f.index)
+        .context("listing databases on the old server")?
+    {
+        let mut t = target.clone();
+        t.credentials.database = db.clone();
+        let other = postgres::connect(&t)
             .await
-            .map_err(|e| StepError::new(format!("on the old server: {e}")))?;
-        f.reindexed = true;
-        rec.reindexed.push(f.index.qualified_name.clone());
-    }
-    rec.reindex_ms = started.elapsed().as_millis() as u64;
-    let mut still = Vec::new();
-    for f in &findings {
-        if f.index.method == "btree"
-            && let CheckOutcome::Failed { message } =
-                collation::check_index(&client, &f.index, false).await
-        {
-            still.push(format!("{}: {message}", f.index.qualified_name));
-        }
-    }
-    if amcheck.as_ref().is_some_and(|a| a.created) {
-        let _ = postgres::drop_extension(&client, "amcheck", false).await;
+            .with_context(|| format!("connecting to database {db} on the old server"))?;
+        still.extend(repair_database(&other, Some(&db), &rebuilt_forward, all, &mut rec).await?);
     }
     cx.log(format!(
         "old server: {} collatable index(es), {} broken, {} rebuilt{}",
@@ -150,6 +151,60 @@ pub async fn repair(env: &UpgradeEnv, cx: &StepContext) -> Result<(), StepError>
     ownership(env, &mut rec, cx).await?;
     cx.log(rec.summary());
     save(cx, &rec)
+}
+
+/// amcheck every collatable index of the database `client` is connected to; REINDEX those
+/// the new server rebuilt (`rebuilt_forward`, `db:`-prefixed outside the main database), those
+/// amcheck finds broken, and all when `all`; then amcheck the btree ones again.
+/// Returns the ones still broken (`[db:]schema.index: message`); adds to `rec`.
+async fn repair_database(
+    client: &tokio_postgres::Client,
+    db: Option<&str>,
+    rebuilt_forward: &[String],
+    all: bool,
+    rec: &mut CollationRepair,
+) -> Result<Vec<String>, StepError> {
+    let name = |i: &collation::CollatableIndex| match db {
+        Some(db) => format!("{db}:{}", i.qualified_name),
+        None => i.qualified_name.clone(),
+    };
+    let (amcheck, mut findings) = collation::check_all(client, true, false)
+        .await
+        .with_context(|| format!("amcheck on the old server ({})", db.unwrap_or("main")))?;
+    rec.indexes += findings.len();
+    let is_failed = |c: &CheckOutcome| matches!(c, CheckOutcome::Failed { .. });
+    for f in &findings {
+        if let CheckOutcome::Failed { message } = &f.check {
+            rec.broken_before
+                .push(format!("{}: {message}", name(&f.index)));
+        }
+    }
+    let started = std::time::Instant::now();
+    for f in findings.iter_mut() {
+        let rebuilt_by_new = rebuilt_forward.contains(&name(&f.index));
+        if !all && !rebuilt_by_new && !is_failed(&f.check) {
+            continue;
+        }
+        collation::reindex(client, &f.index)
+            .await
+            .map_err(|e| StepError::new(format!("on the old server: {e}")))?;
+        f.reindexed = true;
+        rec.reindexed.push(name(&f.index));
+    }
+    rec.reindex_ms += started.elapsed().as_millis() as u64;
+    let mut still = Vec::new();
+    for f in &findings {
+        if f.index.method == "btree"
+            && let CheckOutcome::Failed { message } =
+                collation::check_index(client, &f.index, false).await
+        {
+            still.push(format!("{}: {message}", name(&f.index)));
+        }
+    }
+    if amcheck.as_ref().is_some_and(|a| a.created) {
+        let _ = postgres::drop_extension(client, "amcheck", false).await;
+    }
+    Ok(still)
 }
 
 /// `ALTER DATABASE … REFRESH COLLATION VERSION` in every connectable database whose recorded

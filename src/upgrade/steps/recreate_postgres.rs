@@ -209,7 +209,13 @@ impl Step for RecreatePostgres {
     async fn undo(&self, cx: &StepContext) -> Result<(), StepError> {
         let out = cx.output::<RecreateOutput>();
         if cx.disaster_rollback() {
-            return rollback::disaster::run(&self.env, cx, out.as_ref()).await;
+            rollback::disaster::run(&self.env, cx, out.as_ref()).await?;
+            // The other databases of the cluster were not restored: their indexes may be in
+            // the new server's order.
+            if out.is_some() {
+                rollback::collation::repair_after_restore(&self.env, cx).await?;
+            }
+            return Ok(());
         }
         let Some(mut out) = out else {
             cx.log("postgres was not touched");
