@@ -3,7 +3,9 @@
 //! is asked once), start, see the NEW postgres container's startup lines in the log pane (the
 //! follower re-follows the recreated container under the same name; the run is paused there
 //! for a moment and continued with the same key), let the upgrade finish, read the Result
-//! screen (done, downtime of database and app), press `R` there, confirm, read the rollback's
+//! screen (done, downtime of database and app), write rows into the new version's tables,
+//! press `R` there: the question names the rows it would drop; "n" keeps the upgrade; `R`
+//! again and "y": the rows are dumped into the run directory, then the rollback; read the rollback's
 //! own figures on the Result screen and in report.md (written before the wizard is left), and
 //! find the stack as it was: old image, no `vector`, compose file byte-identical, no qdrant
 //! container, the writers running, exit 1.
@@ -203,6 +205,7 @@ fn pgvector_in_a_real_terminal_upgrades_then_rolls_back_from_the_result_screen()
     t.keys("p");
     t.until("the run to continue", 10, |s| !s.contains("PAUSED"));
 
+    let rt = tokio::runtime::Runtime::new().unwrap();
     // The upgrade ends done; the Result screen shows the downtime figures and offers R.
     let result = t.until("the Result screen of a done run", 300, |s| {
         s.contains("Result") && s.contains("R: roll back") && downtime(s).is_some()
@@ -225,9 +228,43 @@ fn pgvector_in_a_real_terminal_upgrades_then_rolls_back_from_the_result_screen()
         "upgraded: {c:?}"
     );
 
-    // R on the Result screen: one question naming what is undone, then the rollback.
+    // The new version's app wrote a knowledge base: the rollback would drop it. R counts the
+    // rows first and asks with the counts; "n" keeps the upgrade and the rows.
+    rt.block_on(async {
+        stack
+            .connect()
+            .await
+            .batch_execute(
+                "WITH kb AS (
+                     INSERT INTO knowledge_bases (workspace_id, name)
+                     SELECT id, 'handbook' FROM workspaces ORDER BY id LIMIT 1 RETURNING id),
+                 doc AS (
+                     INSERT INTO documents (knowledge_base_id, title, source_type)
+                     SELECT id, 'intro', 'text' FROM kb RETURNING id, knowledge_base_id)
+                 INSERT INTO chunks (document_id, knowledge_base_id, chunk_index, content)
+                 SELECT doc.id, doc.knowledge_base_id, i, 'chunk ' || i
+                   FROM doc, generate_series(0, 2) AS i",
+            )
+            .await
+            .expect("rows in the new version's tables")
+    });
     t.keys("R");
-    let ask = t.wait_for("Roll back the finished upgrade?", 10);
+    let ask = t.wait_for("DROP the new version's data?", 30);
+    eprintln!("the rollback question with new-version rows:\n{ask}");
+    assert!(
+        ask.contains("received 5 rows: chunks 3, documents 1, knowledge_bases 1"),
+        "{ask}"
+    );
+    t.keys("n");
+    t.until("the question to close", 10, |s| !s.contains("DROP the new"));
+    assert!(
+        services(&p).contains(&format!("{p}-postgres {AFTER} running")),
+        "no keeps the upgrade"
+    );
+
+    // R again, yes: the rows are dumped into the run directory, then the rollback.
+    t.keys("R");
+    let ask = t.wait_for("DROP the new version's data?", 30);
     assert!(ask.contains("Recreate postgres"), "{ask}");
     let rb0 = Instant::now();
     t.keys("y");
@@ -264,6 +301,17 @@ fn pgvector_in_a_real_terminal_upgrades_then_rolls_back_from_the_result_screen()
         md.contains("## Rollback") && md.contains("- path: fast"),
         "{md}"
     );
+    assert!(
+        run.join("discard-new-data").exists(),
+        "the consent is recorded"
+    );
+    let dump = run.join("new-data.dump");
+    assert!(
+        std::fs::metadata(&dump).is_ok_and(|m| m.len() > 0),
+        "the dropped rows are kept in {}",
+        dump.display()
+    );
+    assert!(md.contains("new-version data: 5 rows"), "{md}");
     t.keys("q");
     let status = t.child.wait().unwrap();
     assert_eq!(status.exit_code(), 1, "rolled back is exit 1");
@@ -281,7 +329,6 @@ fn pgvector_in_a_real_terminal_upgrades_then_rolls_back_from_the_result_screen()
         ]
     );
     assert_eq!(std::fs::read(stack.compose_file()).unwrap(), compose_before);
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let vector = rt.block_on(async {
         let db = stack.connect().await;
         db.query_opt("SELECT 1 FROM pg_extension WHERE extname = 'vector'", &[])

@@ -149,3 +149,19 @@ fn refuse_new_data(
         }
     }
 }
+
+/// The wizard's guard over the same rows: it counts them before asking (no dump: the undo of
+/// `migrations` dumps before it drops), and records the operator's "yes" as the same marker
+/// `--discard-new-data` writes.
+pub(super) struct NewDataGuard(pub Config);
+
+impl crate::tui::new_data::RollbackGuard for NewDataGuard {
+    fn count(&self, run_dir: &std::path::Path) -> Result<Option<new_data::NewData>, String> {
+        let (state, _) = Journal::read(run_dir).map_err(|e| format!("{e:#}"))?;
+        new_data::count_before_rollback(&self.0, &state, run_dir).map_err(|e| format!("{e:#}"))
+    }
+
+    fn consent(&self, run_dir: &std::path::Path) -> Result<(), String> {
+        new_data::allow_discard(run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))
+    }
+}

@@ -2,6 +2,8 @@
 //! container) or roll the finished upgrade back. Each is one confirm popup that says exactly
 //! what will happen, built from the journal's figures; the effect runs only on "yes".
 
+use super::msg::Effect;
+use super::new_data;
 use super::state::{Ask, Phase, Popup, Question, State, Status};
 use crate::engine::{RunOutcome, StepKind};
 
@@ -9,23 +11,32 @@ fn ended_done(state: &State) -> bool {
     matches!(state.phase, Phase::Finished(RunOutcome::Done))
 }
 
-/// `R` after the run ended.
-pub fn ask_rollback_finished(state: &mut State) {
+/// `R` after the run ended: the question, or first the count of the rows it would drop.
+pub fn ask_rollback_finished(state: &mut State) -> Option<Effect> {
     if state.rollback_requested {
         state.notice = Some("a rollback is already running".into());
-        return;
+        return None;
     }
     if !ended_done(state) {
         state.notice = Some("the run did not end done: nothing to roll back here".into());
-        return;
+        return None;
     }
     if matches!(state.finalized, Some(Ok(_))) {
         state.notice = Some(
             "finalized: the old container is gone; only the backup can restore the old stack"
                 .into(),
         );
-        return;
+        return None;
     }
+    if state.counts_new_data {
+        return new_data::count_first(state, true);
+    }
+    state.popup = Some(Popup::Confirm(rollback_question(state)));
+    None
+}
+
+/// What the rollback of the ended run undoes, as its confirm question.
+pub fn rollback_question(state: &State) -> Question {
     let mut lines = vec!["The upgrade ended done. These are undone, newest first:".to_string()];
     lines.extend(
         state
@@ -44,11 +55,11 @@ pub fn ask_rollback_finished(state: &mut State) {
         lines.push(format!("postgres goes back to the kept container {name},"));
         lines.push("on the same volume; the compose file is restored from its copy.".into());
     }
-    state.popup = Some(Popup::Confirm(Question {
+    Question {
         ask: Ask::RollbackFinished,
         title: "Roll back the finished upgrade?".into(),
         lines,
-    }));
+    }
 }
 
 /// `F` on the Result screen.

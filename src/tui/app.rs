@@ -4,6 +4,7 @@
 //! effects, and draws once. With nothing running there is no timer, so an idle wizard sleeps.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -21,6 +22,7 @@ use super::follow::Follower;
 use super::input::scopes;
 use super::keymap::{Scope, lookup};
 use super::msg::{Effect, Msg};
+use super::new_data::RollbackGuard;
 use super::state::State;
 use super::update::update;
 use crate::engine::{
@@ -36,6 +38,8 @@ pub struct Channels {
     pub runner: JoinHandle<Result<RunOutcome>>,
     pub run_dir: PathBuf,
     pub again: Again,
+    /// Counts the rows a rollback would drop before the question (None: the plan has none).
+    pub guard: Option<Arc<dyn RollbackGuard>>,
 }
 
 /// What a second runner needs to roll back the run after it ended.
@@ -77,6 +81,42 @@ fn rollback_again(
     Ok((ev_rx, task))
 }
 
+/// Counts the rows a rollback would drop on a thread of its own (it reads the Compose project
+/// and opens its own connection), then hands the count to the reducer.
+fn count_new_data(
+    guard: Arc<dyn RollbackGuard>,
+    run_dir: PathBuf,
+    finished: bool,
+    said: mpsc::Sender<Msg>,
+) {
+    std::thread::spawn(move || {
+        let counted = guard.count(&run_dir);
+        let _ = said.blocking_send(Msg::NewDataCounted { finished, counted });
+    });
+}
+
+/// "yes" to dropping the new version's rows: records the consent, then the rollback it
+/// guarded (the ended run's on a new runner, or the open run's command); a consent that
+/// cannot be recorded refuses the rollback.
+fn consent(
+    guard: &Option<Arc<dyn RollbackGuard>>,
+    run_dir: &Path,
+    finished: bool,
+    state: &mut State,
+) -> Option<Effect> {
+    let recorded = guard.as_ref().map_or(Ok(()), |g| g.consent(run_dir));
+    match recorded {
+        Err(e) => update(
+            state,
+            Msg::AfterRunRefused(format!(
+                "cannot record the consent to drop the new version's rows: {e}"
+            )),
+        ),
+        Ok(()) if finished => Some(Effect::RollbackFinished),
+        Ok(()) => Some(Effect::Send(Command::Rollback)),
+    }
+}
+
 pub async fn run(
     terminal: &mut DefaultTerminal,
     mut state: State,
@@ -88,6 +128,7 @@ pub async fn run(
         mut runner,
         run_dir,
         again,
+        guard,
     } = ch;
     // The outcome of a runner that ended, kept when a second one (rollback) is started.
     let mut ended: Option<Result<RunOutcome>> = None;
@@ -160,8 +201,21 @@ pub async fn run(
                 );
                 finished |= ev.is_terminal();
             }
-            match update(&mut state, msg) {
+            let effect = match update(&mut state, msg) {
+                Some(Effect::DiscardNewData { finished }) => {
+                    consent(&guard, &run_dir, finished, &mut state)
+                }
+                other => other,
+            };
+            match effect {
                 None => {}
+                Some(Effect::CountNewData { finished }) => {
+                    if let Some(g) = &guard {
+                        count_new_data(g.clone(), run_dir.clone(), finished, done_tx.clone());
+                    }
+                }
+                // Turned into the rollback itself (or refused) by `consent` above.
+                Some(Effect::DiscardNewData { .. }) => {}
                 Some(Effect::Send(cmd)) => {
                     let _ = commands.send(cmd);
                 }

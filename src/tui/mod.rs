@@ -13,6 +13,7 @@ mod follow;
 pub mod input;
 pub mod keymap;
 pub mod msg;
+pub mod new_data;
 pub mod ring;
 pub mod state;
 mod terminal;
@@ -35,6 +36,8 @@ pub struct Launch {
     pub policy: Policy,
     /// Commands to send first (sign-offs given as flags).
     pub initial: Vec<Command>,
+    /// Counts the rows a rollback would drop, before the wizard asks (`new_data`).
+    pub guard: Option<std::sync::Arc<dyn new_data::RollbackGuard>>,
 }
 
 /// Runs the wizard until the operator leaves; the terminal is restored before this returns.
@@ -45,6 +48,7 @@ pub fn run(launch: Launch) -> Result<RunOutcome> {
     rt.block_on(async move {
         let mut state = State::new(&launch.plan, &launch.stack, chrono::Utc::now());
         state.own_log_widget = true;
+        state.counts_new_data = launch.guard.is_some();
         state.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let (ev_tx, ev_rx) = unbounded_channel();
         let (cmd_tx, cmd_rx) = unbounded_channel();
@@ -67,6 +71,7 @@ pub fn run(launch: Launch) -> Result<RunOutcome> {
             runner,
             run_dir,
             again,
+            guard: launch.guard,
         };
         let result = app::run(&mut terminal, state, channels).await;
         drop(guard);

@@ -10,6 +10,7 @@ use super::keymap::Cmd;
 use crate::engine::recovery::RunState;
 use crate::engine::{Command, Event};
 use crate::report::Report;
+use crate::upgrade::rollback::new_data::NewData;
 
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -46,6 +47,12 @@ pub enum Msg {
     Finalized(Result<String, String>),
     /// The engine refused to roll back the ended run (or could not start).
     AfterRunRefused(String),
+    /// The rows a rollback would drop, counted before asking (`tui::new_data`); `finished`:
+    /// for the ended run's rollback, else for the open run's.
+    NewDataCounted {
+        finished: bool,
+        counted: Result<Option<NewData>, String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +65,11 @@ pub enum Effect {
     Finalize,
     /// Roll back the run that ended done, on a new runner over the same journal.
     RollbackFinished,
+    /// Count the rows a rollback would drop, then ask (`tui::new_data`).
+    CountNewData { finished: bool },
+    /// Record the operator's consent to drop the new version's rows, then roll back (the
+    /// ended run's rollback when `finished`, else the open run's).
+    DiscardNewData { finished: bool },
     /// Leave the wizard. Only produced once the run has stopped.
     Quit,
 }

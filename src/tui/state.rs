@@ -113,8 +113,13 @@ pub enum Phase {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ask {
     Rollback,
+    /// A rollback during the run that drops rows the new version received (counted in the
+    /// question): "yes" records the operator's consent first (`tui::new_data`).
+    RollbackDiscarding,
     /// Undo a run that ended done (the old container is still kept).
     RollbackFinished,
+    /// The same, dropping rows the new version received.
+    RollbackFinishedDiscarding,
     /// Remove the old postgres container (`cutover finalize`).
     Finalize,
     Quit,
@@ -173,6 +178,8 @@ pub struct State {
     /// The operator asked to quit: leave as soon as the run has stopped.
     pub quitting: bool,
     pub rollback_requested: bool,
+    /// The plan can count the rows a rollback would drop: `R` counts before it asks.
+    pub counts_new_data: bool,
     /// Shown in the hint bar's place until the next key, e.g. why start was refused.
     pub notice: Option<String>,
     /// Draw cutover's own log with tui-logger (off in snapshot tests: it is process-global).
@@ -223,6 +230,7 @@ impl State {
             after_run: None,
             quitting: false,
             rollback_requested: false,
+            counts_new_data: false,
             notice: None,
             own_log_widget: false,
             no_color: false,

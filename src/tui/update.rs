@@ -42,6 +42,10 @@ pub fn update(state: &mut State, msg: Msg) -> Option<Effect> {
             state.finalized = Some(r);
             None
         }
+        Msg::NewDataCounted { finished, counted } => {
+            on_new_data_counted(state, finished, &counted);
+            None
+        }
         Msg::AfterRunRefused(why) => {
             state.rollback_requested = false;
             state.after_run = Some(why);
@@ -250,4 +254,24 @@ pub fn outcome_word(o: &RunOutcome) -> &'static str {
         RunOutcome::RollbackFailed { .. } => "ROLLBACK FAILED",
         RunOutcome::Interrupted { .. } => "stopped",
     }
+}
+
+/// The count a rollback question waited for: ask now, unless the run moved on meanwhile.
+fn on_new_data_counted(
+    state: &mut State,
+    finished: bool,
+    counted: &Result<Option<crate::upgrade::rollback::new_data::NewData>, String>,
+) {
+    state.notice = None;
+    if state.rollback_requested || finished == state.run_open() {
+        state.notice = Some("the run moved on while counting: press R again".into());
+        return;
+    }
+    let mut q = if finished {
+        super::after_run::rollback_question(state)
+    } else {
+        super::input::open_rollback_question(state)
+    };
+    super::new_data::amend(&mut q, counted);
+    state.popup = Some(super::state::Popup::Confirm(q));
 }

@@ -31,13 +31,15 @@ pub(super) fn ask_start(state: &mut State) {
     }));
 }
 
-pub(super) fn ask_rollback(state: &mut State) {
+/// `R`: the rollback question (for the ended run: `after_run`), or first the count of the
+/// rows it would drop (`tui::new_data`).
+pub(super) fn ask_rollback(state: &mut State) -> Option<Effect> {
     if !state.run_open() {
         return crate::tui::after_run::ask_rollback_finished(state);
     }
     if state.rollback_requested {
         state.notice = Some("a rollback is already requested".into());
-        return;
+        return None;
     }
     if let Some(ponr) = state
         .steps
@@ -48,8 +50,18 @@ pub(super) fn ask_rollback(state: &mut State) {
             "past the point of no return ({}): cutover will not roll back",
             ponr.info.title
         ));
-        return;
+        return None;
     }
+    // Only once something changed can there be rows to drop.
+    if state.counts_new_data && !state.undo_list().is_empty() {
+        return crate::tui::new_data::count_first(state, false);
+    }
+    state.popup = Some(Popup::Confirm(rollback_question(state)));
+    None
+}
+
+/// What a rollback of the open run undoes, as its confirm question.
+pub fn rollback_question(state: &State) -> Question {
     let undo = state.undo_list();
     let mut lines = Vec::new();
     if undo.is_empty() {
@@ -78,11 +90,11 @@ pub(super) fn ask_rollback(state: &mut State) {
             }
         }
     }
-    state.popup = Some(Popup::Confirm(Question {
+    Question {
         ask: Ask::Rollback,
         title: "Roll back?".into(),
         lines,
-    }));
+    }
 }
 
 pub(super) fn ask_quit(state: &mut State, interrupt: bool) -> Option<Effect> {

@@ -21,6 +21,15 @@ pub(super) fn on_confirm(state: &mut State, q: Question, cmd: Cmd) -> Option<Eff
                     state.after_run = None;
                     Some(Effect::RollbackFinished)
                 }
+                Ask::RollbackDiscarding => {
+                    state.rollback_requested = true;
+                    Some(Effect::DiscardNewData { finished: false })
+                }
+                Ask::RollbackFinishedDiscarding => {
+                    state.rollback_requested = true;
+                    state.after_run = None;
+                    Some(Effect::DiscardNewData { finished: true })
+                }
                 Ask::Finalize => Some(Effect::Finalize),
                 Ask::Quit if !state.run_open() => Some(Effect::Quit),
                 Ask::Quit => {

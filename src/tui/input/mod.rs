@@ -16,6 +16,7 @@ mod logs;
 mod screen;
 mod sign_off;
 
+pub use ask::rollback_question as open_rollback_question;
 pub use logs::followed;
 
 use ask::ask_quit;

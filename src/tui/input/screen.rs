@@ -20,7 +20,7 @@ pub(super) fn on_screen(state: &mut State, cmd: Cmd) -> Option<Effect> {
         }
         Cmd::Quit => return ask_quit(state, false),
         Cmd::Interrupt => return ask_quit(state, true),
-        Cmd::Rollback => ask_rollback(state),
+        Cmd::Rollback => return ask_rollback(state),
         Cmd::Finalize => crate::tui::after_run::ask_finalize(state),
         Cmd::Up => state.cursor = state.cursor.saturating_sub(1),
         Cmd::Down => {

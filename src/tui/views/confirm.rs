@@ -43,7 +43,12 @@ pub fn draw(f: &mut Frame, area: Rect, q: &Question, theme: &Theme) {
     let r = centered(area, width, h);
     f.render_widget(Clear, r);
     let style = match q.ask {
-        Ask::Rollback | Ask::RollbackFinished | Ask::Finalize | Ask::Quit => theme.bad(),
+        Ask::Rollback
+        | Ask::RollbackDiscarding
+        | Ask::RollbackFinished
+        | Ask::RollbackFinishedDiscarding
+        | Ask::Finalize
+        | Ask::Quit => theme.bad(),
         Ask::Start => theme.title(),
     };
     let block = Block::bordered().title(Span::styled(format!(" {} ", q.title), style));

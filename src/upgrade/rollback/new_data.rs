@@ -255,6 +255,25 @@ pub fn before_rollback(
     state: &RunState,
     run_dir: &Path,
 ) -> anyhow::Result<Option<NewData>> {
+    survey_before(config, state, run_dir, true)
+}
+
+/// The wizard's count, before it asks: the same as [`before_rollback`] without the dump (the
+/// undo of `migrations` dumps before it drops anything, whatever the answer was).
+pub fn count_before_rollback(
+    config: &Config,
+    state: &RunState,
+    run_dir: &Path,
+) -> anyhow::Result<Option<NewData>> {
+    survey_before(config, state, run_dir, false)
+}
+
+fn survey_before(
+    config: &Config,
+    state: &RunState,
+    run_dir: &Path,
+    dump_if_refused: bool,
+) -> anyhow::Result<Option<NewData>> {
     let Some(record) = state.steps.get("migrations") else {
         return Ok(None);
     };
@@ -294,7 +313,7 @@ pub fn before_rollback(
             dump: None,
             discarded,
         };
-        if found.rows() > 0 && !found.discarded {
+        if dump_if_refused && found.rows() > 0 && !found.discarded {
             let docker = env.docker().await?;
             let target = env.backup_target().await?;
             found.dump = Some(dump(docker, &target, run_dir, &found.counts).await?);
