@@ -1,7 +1,8 @@
 //! Helpers of the side-by-side bench (`benches/cutover_vs_baseline.rs`), one job per file:
 //! `probe` (downtime windows), `db_ops` (bare restart, cutover's recreate and restore_old
 //! through the adapter), `guide` (the migration guide scripted with the docker CLI), `run`
-//! (the real binary's run), `fast_rollback` (its rollback through the adapters), `backup` (dumps and restores, both ways), `rows`
+//! (the real binary's run), `fast_rollback` (its rollback through the adapters), `backup`
+//! (dumps and restores, both ways), `reindex` (the collation cost against a bare REINDEX), `rows`
 //! (rows lost), `ui` (the wizard in a pty), `rounds` (one interleaved round), `stats`
 //! (min / median / max, ratios, goals), `sh` (bounded CLI calls).
 
@@ -10,6 +11,7 @@ pub mod db_ops;
 pub mod fast_rollback;
 pub mod guide;
 pub mod probe;
+pub mod reindex;
 pub mod rounds;
 pub mod rows;
 pub mod run;

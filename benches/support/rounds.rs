@@ -18,7 +18,7 @@ use cutover::adapters::docker::DockerClient;
 
 use super::guide::{self, AFTER, StackRef};
 use super::probe::{Probe, Target};
-use super::{backup, db_ops, fast_rollback, rows, run};
+use super::{backup, db_ops, fast_rollback, reindex, rows, run};
 
 /// Samples per series name (see `series` in the bench's main for what each means).
 #[derive(Default)]
@@ -47,6 +47,8 @@ pub struct Ctx {
     /// The restore source's two dumps (cutover's, plain).
     pub restore_dump: PathBuf,
     pub restore_plain: PathBuf,
+    /// `backup::USERS` in the restore source (dropped once dumped).
+    pub restore_users: String,
     /// Wall seconds spent per part, across rounds.
     pub part_secs: BTreeMap<String, f64>,
 }
@@ -147,6 +149,17 @@ pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
     }
     cx.timed("cutover upgrade", t);
 
+    // The collation cost forward: cutover's REINDEX in the window, then a bare REINDEX of the
+    // same indexes on the same (new) server.
+    if let Some(dir) = &run_dir {
+        let t = Instant::now();
+        let fwd = reindex::forward(dir)?;
+        s.push("reindex_fwd_ms.cutover", fwd.ms);
+        s.push("reindex_fwd_count", fwd.indexes.len() as f64);
+        s.push("reindex_fwd_ms.bare", reindex::bare(&pg, &fwd.indexes).await?);
+        cx.timed("bare REINDEX (unmeasured part)", t);
+    }
+
     let t = Instant::now();
     let db = cx.db_probe();
     let rb_ms = match (&plan, &run_dir) {
@@ -180,6 +193,17 @@ pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
     );
     s.push("rows_checked", rows::total(&before) as f64);
     cx.timed("cutover fast rollback", t);
+
+    // The collation cost back: the rollback's repair on the old server, then a bare REINDEX
+    // of the same indexes there.
+    if let Some(dir) = &run_dir {
+        let t = Instant::now();
+        let back = reindex::back(dir)?;
+        s.push("reindex_back_ms.cutover", back.ms);
+        s.push("reindex_back_count", back.indexes.len() as f64);
+        s.push("reindex_back_ms.bare", reindex::bare(&pg, &back.indexes).await?);
+        cx.timed("bare REINDEX (unmeasured part)", t);
+    }
 
     // B1: bare restart.
     let t = Instant::now();
@@ -227,11 +251,11 @@ pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
     let t = Instant::now();
     let ms = backup::cutover_restore(&cx.docker, &pg, "bench_restore_c", &cx.restore_dump).await?;
     s.push("restore_ms.cutover", ms);
-    backup::check_restored(&pg, "bench_restore_c", "restore_src").await?;
+    backup::check_restored(&pg, "bench_restore_c", &cx.restore_users).await?;
     backup::drop_db(&pg, "bench_restore_c").await?;
     let ms = backup::psql_restore(&pg, "bench_restore_p", &cx.restore_plain).await?;
     s.push("restore_ms.psql", ms);
-    backup::check_restored(&pg, "bench_restore_p", "restore_src").await?;
+    backup::check_restored(&pg, "bench_restore_p", &cx.restore_users).await?;
     backup::drop_db(&pg, "bench_restore_p").await?;
     cx.timed("restore", t);
     Ok(())
