@@ -156,7 +156,10 @@ pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
         let fwd = reindex::forward(dir)?;
         s.push("reindex_fwd_ms.cutover", fwd.ms);
         s.push("reindex_fwd_count", fwd.indexes.len() as f64);
-        s.push("reindex_fwd_ms.bare", reindex::bare(&pg, &fwd.indexes).await?);
+        s.push(
+            "reindex_fwd_ms.bare",
+            reindex::bare(&pg, &fwd.indexes).await?,
+        );
         cx.timed("bare REINDEX (unmeasured part)", t);
     }
 
@@ -201,7 +204,10 @@ pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
         let back = reindex::back(dir)?;
         s.push("reindex_back_ms.cutover", back.ms);
         s.push("reindex_back_count", back.indexes.len() as f64);
-        s.push("reindex_back_ms.bare", reindex::bare(&pg, &back.indexes).await?);
+        s.push(
+            "reindex_back_ms.bare",
+            reindex::bare(&pg, &back.indexes).await?,
+        );
         cx.timed("bare REINDEX (unmeasured part)", t);
     }
 

@@ -114,6 +114,7 @@ fn dispatch(cli: &Cli, cmd: &Cmd) -> Result<Exit, Usage> {
         Cmd::Run(args) => run(cli, &config, args, false),
         Cmd::Resume(args) => run(cli, &config, args, true),
         Cmd::Rollback(args) => super::rollback::rollback(cli, &config, args),
+        Cmd::Rehearse(args) => super::rehearse::rehearse(cli, &config, args),
     }
 }
 

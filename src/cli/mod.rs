@@ -5,6 +5,7 @@
 
 mod commands;
 mod demo;
+mod rehearse;
 mod rollback;
 mod runs;
 mod window_logs;
@@ -83,6 +84,17 @@ pub enum Cmd {
     /// After a successful upgrade: remove the old database container kept for a fast rollback.
     /// Refuses unless the run ended done. After this, rollback needs the backup.
     Finalize(FinalizeArgs),
+    /// Rehearse the upgrade and its fast rollback on a copy of the live database (a physical
+    /// copy on an isolated side stack, torn down at the end; the live stack is not touched),
+    /// and forecast the real window. Exit 0 passed, 1 the rehearsal failed, 3 something of
+    /// the side stack could not be removed.
+    Rehearse(RehearseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RehearseArgs {
+    #[arg(long)]
+    pub break_stale_lock: bool,
 }
 
 #[derive(Debug, Args)]

@@ -257,3 +257,15 @@ fn read_path(path: &Path) -> Result<(RunState, Vec<Record>, u64)> {
     }
     Ok((state, records, offset as u64))
 }
+
+/// A new run directory's path under `base`, named by the time (a suffix when taken).
+pub fn new_run_dir(base: &std::path::Path) -> std::path::PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+    let mut dir = base.join(&stamp);
+    let mut n = 1;
+    while dir.exists() {
+        n += 1;
+        dir = base.join(format!("{stamp}-{n}"));
+    }
+    dir
+}

@@ -23,6 +23,23 @@ pub async fn up_service(
     project: &str,
     service: &str,
 ) -> Result<String> {
+    compose(
+        tool,
+        files,
+        project,
+        &["up", "-d", "--no-deps", "--no-build", service],
+    )
+    .await
+}
+
+/// `TOOL -p PROJECT -f FILE... ARGS` in the first file's directory; returns what the tool
+/// printed. Err quotes the command and its output.
+pub async fn compose(
+    tool: &[String],
+    files: &[PathBuf],
+    project: &str,
+    args: &[&str],
+) -> Result<String> {
     let dir = files
         .first()
         .and_then(|f| f.parent())
@@ -36,7 +53,7 @@ pub async fn up_service(
         .arg("-p")
         .arg(project)
         .args(&file_args)
-        .args(["up", "-d", "--no-deps", "--no-build", service])
+        .args(args)
         .current_dir(dir)
         .stdin(Stdio::null())
         .kill_on_drop(true)
@@ -50,13 +67,14 @@ pub async fn up_service(
     );
     if !out.status.success() {
         bail!(
-            "`{} -p {project} {} up -d --no-deps --no-build {service}` failed: {}",
+            "`{} -p {project} {} {}` failed: {}",
             tool.join(" "),
             files
                 .iter()
                 .map(|f| format!("-f {}", f.display()))
                 .collect::<Vec<_>>()
                 .join(" "),
+            args.join(" "),
             said.trim()
         );
     }

@@ -17,6 +17,7 @@ pub mod finalize;
 pub mod outputs;
 pub mod plan;
 pub mod preflight_report;
+pub mod rehearse;
 pub mod report;
 pub mod rollback;
 pub mod steps;

@@ -4,6 +4,7 @@
 //! Invariants: every mutating call is idempotent (a resumed run may repeat it); nothing here
 //! knows about plans, steps or the journal; secret env values never reach logs or errors.
 
+pub mod archive;
 pub mod connect;
 pub mod create_service;
 pub mod discover;
@@ -22,6 +23,7 @@ pub mod probe;
 pub mod pull;
 pub mod readiness;
 pub mod recreate;
+pub mod sweep;
 
 pub use connect::DockerClient;
 pub use create_service::{ServicePort, ServiceSpec, ServiceVolume};

@@ -1,0 +1,76 @@
+//! `cutover rehearse`: runs a rehearsal (`crate::upgrade::rehearse`) under the stack's lock
+//! (no run may start on the live stack meanwhile), prints its progress and its result, and
+//! exits 0 when it passed, 1 when it failed (the live stack was not touched), 2 when it was
+//! refused before anything was created, 3 when the teardown left something (named).
+
+use super::commands::Usage;
+use super::{Cli, RehearseArgs};
+use crate::config::Config;
+use crate::engine::lock::StackLock;
+use crate::exit::Exit;
+use crate::upgrade::rehearse::{self, Rehearsal};
+
+pub(super) fn rehearse(cli: &Cli, config: &Config, args: &RehearseArgs) -> Result<Exit, Usage> {
+    let dir = rehearse::rehearsals_dir(config);
+    let lock = StackLock::acquire(&config.lock_path(), &dir, args.break_stale_lock)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let json = cli.global.json;
+    let say = move |line: String| {
+        if !json {
+            println!("{}", crate::secrets::hide(&line));
+        }
+    };
+    let result = rt.block_on(rehearse::rehearse(config, &say))?;
+    drop(lock);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&result).expect("a rehearsal serializes")
+        );
+    } else {
+        print!("{}", summary(&result));
+    }
+    if !result.left_behind.is_empty() {
+        eprintln!(
+            "cutover: the rehearsal's teardown left {}: remove them by hand",
+            result.left_behind.join(", ")
+        );
+        return Ok(Exit::OperatorAction);
+    }
+    if !result.passed {
+        eprintln!(
+            "cutover: the rehearsal failed: {} (the live stack was not touched; details in {})",
+            crate::secrets::hide(&result.outcome),
+            result.dir.display()
+        );
+        return Ok(Exit::RolledBack);
+    }
+    Ok(Exit::Done)
+}
+
+fn summary(r: &Rehearsal) -> String {
+    let mut s = format!(
+        "\nRehearsal {} on a copy of {:.2} GB ({}; copied in {:.1} s)\n",
+        if r.passed { "PASSED" } else { "FAILED" },
+        r.live_bytes as f64 / 1e9,
+        r.copy_kind,
+        r.copy_ms as f64 / 1000.0
+    );
+    if let Some(f) = &r.forecast {
+        s.push_str(&format!("  {}\n", f.line()));
+        for n in &f.not_rehearsed {
+            s.push_str(&format!("  not rehearsed: {n}\n"));
+        }
+    }
+    s.push_str(&format!(
+        "  wall time {:.1} s; the side stack was torn down{}\n  details: {}\n",
+        r.wall_ms as f64 / 1000.0,
+        if r.left_behind.is_empty() {
+            ", nothing left"
+        } else {
+            " INCOMPLETELY"
+        },
+        r.dir.join("rehearsal.json").display()
+    ));
+    s
+}

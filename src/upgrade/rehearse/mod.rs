@@ -1,0 +1,440 @@
+//! `cutover rehearse`: the real upgrade, and its fast rollback, on a copy of the live
+//! database, before the window; the measured phases become a forecast of the real run.
+//!
+//! Order, and why:
+//! 1. read the live stack as `run` does (the Compose tool's view, the live postgres container)
+//!    and the cluster's size; refuse (nothing created) when the engine's disk cannot hold a
+//!    copy and its backup;
+//! 2. write the side stack's compose file (`side`) and let Compose create it without starting
+//!    it: an isolated network, the copy's volume, postgres on the OLD image;
+//! 3. copy the live cluster into that volume with `pg_basebackup` run inside the live
+//!    container over its local socket (a physical copy: the same files, locale, settings and
+//!    on-disk index order; the live stack is neither stopped nor written to), streamed through
+//!    the Engine into the side container (`adapters::docker::archive`);
+//! 4. start the copy, then run the real plan against the side stack on the engine the `run`
+//!    command uses (every check and action, signed off as "cutover rehearse"), then the fast
+//!    rollback the same way. The backup it takes is measured, then deleted;
+//! 5. forecast the real window from the side run's journal (`forecast`);
+//! 6. tear the side stack down, always: on success, on failure, on Ctrl-C (`side`). What the
+//!    teardown could not remove is named, never hidden.
+//!
+//! Not rehearsed (said in the result): the application (its writers and health), and the
+//! application's own migrations command (cutover's built-in migrations are rehearsed).
+
+pub mod forecast;
+pub mod side;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::unbounded_channel;
+
+use crate::adapters::docker::{DockerClient, ExecSpec};
+use crate::adapters::postgres;
+use crate::config::Config;
+use crate::engine::{Command, EventKind, Journal, Policy, RunOutcome, Runner};
+use crate::upgrade::env::UpgradeEnv;
+use crate::upgrade::{facts, tool};
+use forecast::Forecast;
+use side::{PostgresShape, SideStack};
+
+/// Who signs the side run's checklist.
+const SIGNER: &str = "cutover rehearse";
+
+/// What a rehearsal found; written to `<dir>/rehearsal.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Rehearsal {
+    pub dir: PathBuf,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// `physical (pg_basebackup)`: what kind of copy, and why, in words.
+    pub copy_kind: String,
+    /// The live cluster's size (`pg_database_size` of every database) when copied.
+    pub live_bytes: u64,
+    /// Bytes of the copy as streamed (a tar of the data directory, WAL included).
+    pub copy_bytes: u64,
+    /// The copy's size as the side server reports it (the forecast's scale is
+    /// `live_bytes / copy_db_bytes`).
+    pub copy_db_bytes: u64,
+    pub copy_ms: i64,
+    /// The side run's outcome, in words (`done`, or the failed step and why).
+    pub outcome: String,
+    pub passed: bool,
+    pub forecast: Option<Forecast>,
+    pub wall_ms: i64,
+    /// What the teardown could not remove (empty: nothing is left).
+    pub left_behind: Vec<String>,
+    pub side_run: Option<PathBuf>,
+}
+
+/// Runs a rehearsal for the stack `config` describes; `say` gets progress lines. Err: refused
+/// before anything was created (the message says why).
+pub async fn rehearse(config: &Config, say: &(dyn Fn(String) + Sync)) -> Result<Rehearsal> {
+    let t0 = Instant::now();
+    let started_at = chrono::Utc::now();
+    let docker = DockerClient::connect()
+        .await
+        .context("connecting to the Docker engine")?;
+    let writers = vec![
+        config.backend_service.clone(),
+        config.worker_service.clone(),
+    ];
+    let live_facts = facts::read(config, &writers)?;
+    let env = UpgradeEnv::new(config, live_facts, Vec::new());
+    let live_pg = env.postgres_container().await?;
+    let shape = shape_of(&docker, &live_pg, &config.postgres_service).await?;
+    let live_bytes = cluster_bytes(&env).await?;
+    check_disk(&docker, live_bytes).await?;
+    let tool = crate::upgrade::compose_up::required(
+        tool::detect(&config.compose_command)
+            .await
+            .map_err(anyhow::Error::msg)?
+            .map(|t| t.words),
+    )?;
+
+    let stamp = started_at.format("%Y%m%dT%H%M%SZ").to_string();
+    let dir = config.stack_dir().join(".cutover/rehearsals").join(&stamp);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let side = SideStack::new(&config.project, &dir);
+    // A rehearsal that was killed before its teardown left its stack: remove it first.
+    let stale = side.tear_down(&docker, Some(&tool)).await;
+    if !stale.is_empty() {
+        bail!(
+            "an earlier rehearsal left {} and it cannot be removed: remove it, then rehearse again",
+            stale.join(", ")
+        );
+    }
+    let mut result = Rehearsal {
+        dir: dir.clone(),
+        started_at,
+        copy_kind: "physical (pg_basebackup inside the live container over its local socket: \
+                    the same files, settings and on-disk index order, nothing stopped)"
+            .into(),
+        live_bytes,
+        copy_bytes: 0,
+        copy_db_bytes: 0,
+        copy_ms: 0,
+        outcome: String::new(),
+        passed: false,
+        forecast: None,
+        wall_ms: 0,
+        left_behind: Vec::new(),
+        side_run: None,
+    };
+    let body = run_side(
+        config,
+        &docker,
+        &tool,
+        &side,
+        &live_pg,
+        &shape,
+        &mut result,
+        say,
+    );
+    let ended = tokio::select! {
+        r = body => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted (Ctrl-C)")),
+    };
+    if let Err(e) = ended {
+        result.outcome = format!("{e:#}");
+        result.passed = false;
+    }
+    say("rehearsal: tearing the side stack down".into());
+    result.left_behind = side.tear_down(&docker, Some(&tool)).await;
+    result.wall_ms = t0.elapsed().as_millis() as i64;
+    let json = serde_json::to_string_pretty(&result)?;
+    std::fs::write(dir.join("rehearsal.json"), json)
+        .with_context(|| format!("writing {}", dir.join("rehearsal.json").display()))?;
+    Ok(result)
+}
+
+/// Steps 2 to 5; every error is the rehearsal's failure (the caller tears down).
+#[allow(clippy::too_many_arguments)]
+async fn run_side(
+    config: &Config,
+    docker: &DockerClient,
+    tool: &[String],
+    side: &SideStack,
+    live_pg: &str,
+    shape: &PostgresShape,
+    result: &mut Rehearsal,
+    say: &(dyn Fn(String) + Sync),
+) -> Result<()> {
+    side.write(shape)?;
+    let file = side.compose_file();
+    let files = std::slice::from_ref(&file);
+    crate::upgrade::compose_up::compose(tool, files, &side.project, &["up", "--no-start"]).await?;
+
+    say(format!(
+        "rehearsal: copying {} ({:.0} MB) from {live_pg} with pg_basebackup",
+        config.project,
+        result.live_bytes as f64 / 1e6
+    ));
+    let t = Instant::now();
+    let creds = crate::adapters::postgres::PgCredentials::from_env_list(&shape.env);
+    let spec = ExecSpec::new([
+        "pg_basebackup",
+        "-D",
+        "-",
+        "-F",
+        "t",
+        "-X",
+        "fetch",
+        "-c",
+        "fast",
+        "--no-manifest",
+        "-w",
+        "-U",
+        &config.db_user.clone().unwrap_or(creds.user.clone()),
+    ])
+    .env(
+        "PGPASSWORD",
+        &config
+            .db_password
+            .clone()
+            .or(creds.password.clone())
+            .unwrap_or_default(),
+    )
+    .user("postgres");
+    let piped = docker
+        .pipe_tar(live_pg, &spec, &side.postgres_container(), &shape.data_path)
+        .await
+        .context("copying the live cluster")?;
+    result.copy_bytes = piped.bytes;
+    result.copy_ms = t.elapsed().as_millis() as i64;
+    say(format!(
+        "rehearsal: copied {:.0} MB in {:.1} s; starting the copy on {}",
+        piped.bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64(),
+        shape.image
+    ));
+    crate::upgrade::compose_up::compose(tool, files, &side.project, &["up", "-d"]).await?;
+
+    let side_config = side_config(config, side);
+    let writers = vec![
+        side_config.backend_service.clone(),
+        side_config.worker_service.clone(),
+    ];
+    let side_env = UpgradeEnv::new(&side_config, facts::read(&side_config, &writers)?, vec![]);
+    let target = side_env.pg_target().await?;
+    postgres::connect_until(
+        &target,
+        Duration::from_secs(config.ready_timeout_secs),
+        Duration::from_millis(200),
+    )
+    .await
+    .context("the copy did not start on the old image")?;
+    result.copy_db_bytes = cluster_bytes(&side_env).await?;
+
+    let plan = crate::plans::build(&side_config)?;
+    let run_dir = crate::engine::journal::new_run_dir(&side_config.run_dir);
+    result.side_run = Some(run_dir.clone());
+    let journal = Journal::create(&run_dir)?;
+    let mut commands: Vec<Command> = plan
+        .sign_offs()
+        .map(|s| Command::SignOff {
+            item: s.id().to_string(),
+            by: SIGNER.into(),
+        })
+        .collect();
+    commands.push(Command::Start);
+    say("rehearsal: the upgrade, on the copy".into());
+    let outcome = drive(plan.clone(), journal, commands, &side.project, None, say).await?;
+    let forward_done = matches!(outcome, RunOutcome::Done);
+    result.outcome = describe(&outcome);
+    if forward_done {
+        say("rehearsal: the fast rollback, on the copy".into());
+        let journal = Journal::open(&run_dir)?;
+        let back = drive(plan, journal, Vec::new(), &side.project, Some(()), say).await?;
+        if !matches!(back, RunOutcome::RolledBack { .. }) {
+            result.outcome = format!("the upgrade passed; its fast rollback: {}", describe(&back));
+        }
+        result.passed = matches!(back, RunOutcome::RolledBack { .. });
+    }
+    let (state, _) = Journal::read(&run_dir)?;
+    discard_backup(&state);
+    let mut forecast = Forecast::from_run(&state, result.live_bytes, result.copy_db_bytes);
+    forecast.not_rehearsed = not_rehearsed(config);
+    result.forecast = Some(forecast);
+    Ok(())
+}
+
+/// The side run's configuration: the live one, pointed at the side stack, with nothing that
+/// could reach the live stack or the host (no published qdrant, no app migrations command).
+fn side_config(config: &Config, side: &SideStack) -> Config {
+    let mut c = config.clone();
+    c.compose_file = side.compose_file();
+    c.project = side.project.clone();
+    // Beside the side stack, not in it: the journal and report outlive the teardown.
+    c.run_dir = side.dir.with_file_name("runs");
+    c.qdrant_ports = "none".into();
+    c.extra_writer_services = Vec::new();
+    c.migrations_command = None;
+    c.migrations_down_command = None;
+    c.backend_health_url = None;
+    c.auto_rollback = true;
+    c
+}
+
+fn not_rehearsed(config: &Config) -> Vec<String> {
+    let mut v = vec![format!(
+        "the application ({}, {}): its stop, start and health are not in the forecast",
+        config.backend_service, config.worker_service
+    )];
+    if config.migrations_command.is_some() {
+        v.push("the application's own migrations command".into());
+    }
+    v
+}
+
+/// Runs a plan's forward run (`rollback` None) or its fast rollback on the engine, quietly:
+/// each finished or failed step is one progress line.
+async fn drive(
+    plan: crate::engine::Plan,
+    journal: Journal,
+    initial: Vec<Command>,
+    stack: &str,
+    rollback: Option<()>,
+    say: &(dyn Fn(String) + Sync),
+) -> Result<RunOutcome> {
+    let (ev_tx, mut ev_rx) = unbounded_channel();
+    let (cmd_tx, cmd_rx) = unbounded_channel();
+    for c in initial {
+        let _ = cmd_tx.send(c);
+    }
+    let runner = Runner::new(
+        plan,
+        journal,
+        ev_tx,
+        cmd_rx,
+        Policy {
+            auto_rollback: true,
+        },
+    );
+    let run = async {
+        match rollback {
+            None => runner.run(stack).await,
+            Some(()) => {
+                runner
+                    .rollback(stack, "rehearsal: the fast rollback", false)
+                    .await
+            }
+        }
+    };
+    let show = async {
+        while let Some(ev) = ev_rx.recv().await {
+            match ev.kind {
+                EventKind::StepFinished {
+                    title, elapsed_ms, ..
+                } => say(format!(
+                    "rehearsal:   {title} ({:.1} s)",
+                    elapsed_ms as f64 / 1000.0
+                )),
+                EventKind::StepFailed { title, error, .. } => say(format!(
+                    "rehearsal:   {title} FAILED: {}",
+                    crate::secrets::hide(&error.message)
+                )),
+                EventKind::UndoFinished { title, .. } => {
+                    say(format!("rehearsal:   undone: {title}"))
+                }
+                _ => {}
+            }
+        }
+    };
+    let (outcome, ()) = tokio::join!(run, show);
+    drop(cmd_tx);
+    outcome
+}
+
+fn describe(o: &RunOutcome) -> String {
+    match o {
+        RunOutcome::Done => "done".into(),
+        RunOutcome::RolledBack { reason } => format!("rolled back: {reason}"),
+        RunOutcome::PreflightFailed { step } => format!("refused by the pre-flight check {step}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The side run's backup was measured; the file itself is a copy of production data.
+fn discard_backup(state: &crate::engine::recovery::RunState) {
+    let record = state
+        .steps
+        .get("backup")
+        .and_then(|r| r.output.clone())
+        .and_then(|v| serde_json::from_value::<crate::upgrade::outputs::BackupOutput>(v).ok())
+        .and_then(|b| b.record);
+    if let Some(r) = record {
+        let _ = std::fs::remove_file(&r.path);
+    }
+}
+
+/// The live container's image, server environment and data mount.
+async fn shape_of(docker: &DockerClient, container: &str, service: &str) -> Result<PostgresShape> {
+    let c = docker.inspect(container).await?;
+    let cfg = c.config.unwrap_or_default();
+    let env: Vec<String> = cfg
+        .env
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|kv| {
+            let k = kv.split('=').next().unwrap_or_default();
+            k.starts_with("POSTGRES_") || k == "PGDATA" || k == "LANG" || k.starts_with("LC_")
+        })
+        .collect();
+    let pgdata = env
+        .iter()
+        .find_map(|kv| kv.strip_prefix("PGDATA="))
+        .unwrap_or("/var/lib/postgresql/data")
+        .to_string();
+    let mounts = c.mounts.unwrap_or_default();
+    let data_path = mounts
+        .iter()
+        .filter_map(|m| m.destination.clone())
+        .find(|d| pgdata == *d || pgdata.starts_with(&format!("{d}/")))
+        .with_context(|| format!("{container} has no volume at its data directory {pgdata}"))?;
+    Ok(PostgresShape {
+        service: service.to_string(),
+        image: cfg.image.unwrap_or_default(),
+        env,
+        data_path,
+    })
+}
+
+async fn cluster_bytes(env: &UpgradeEnv) -> Result<u64> {
+    let client = env.connect().await?;
+    let n: i64 = client
+        .query_one(
+            "SELECT sum(pg_database_size(oid))::bigint FROM pg_database WHERE datallowconn",
+            &[],
+        )
+        .await
+        .context("reading the cluster's size")?
+        .get(0);
+    Ok(n.max(0) as u64)
+}
+
+/// The copy and the side run's backup live on the engine's disk: refuse when it cannot hold
+/// twice the cluster (the copy, plus WAL and the backup's room), before anything is created.
+async fn check_disk(docker: &DockerClient, live_bytes: u64) -> Result<()> {
+    let Ok(space) = docker.data_root_space().await else {
+        return Ok(());
+    };
+    let need = live_bytes.saturating_mul(2);
+    if space.free_bytes < need {
+        bail!(
+            "the rehearsal needs about {:.1} GB free on the engine's disk ({}) for a copy of the \
+             {:.1} GB cluster and its backup, and {:.1} GB are free: free some space first",
+            need as f64 / 1e9,
+            space.path.display(),
+            live_bytes as f64 / 1e9,
+            space.free_bytes as f64 / 1e9
+        );
+    }
+    Ok(())
+}
+
+/// Where a stack's rehearsals are written.
+pub fn rehearsals_dir(config: &Config) -> PathBuf {
+    config.stack_dir().join(".cutover/rehearsals")
+}

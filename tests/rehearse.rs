@@ -1,0 +1,204 @@
+//! `cutover rehearse` on the test bed's Alpine-shaped stack, the real binary against the real
+//! engine, as an operator runs it before the window:
+//!
+//! - it passes (the upgrade to the Debian-shaped image and its fast rollback, on a physical
+//!   copy), writes a forecast, and afterwards the live stack is exactly as it was (the world
+//!   snapshot: container ids, images, states, restart policies, labels, compose bytes, volumes,
+//!   networks, extensions, every table's fingerprint, the lock) with the same start times, no
+//!   session of the rehearsal left on the live server, and nothing of the side stack on the
+//!   engine;
+//! - a target image that lacks the cluster's locale fails the rehearsal (exit 1) with the
+//!   reason, and still leaves nothing;
+//! - a fault injected after the recreate, inside the side run, fails it the same way: the
+//!   teardown does not depend on how far the rehearsal got.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::Value;
+use support::cutover::{GLIBC_AFTER, Run, text};
+use support::world::World;
+use support::{Stack, docker};
+
+/// Names and labels of anything a rehearsal of `project` could have left on the engine.
+fn side_leftovers(project: &str) -> Vec<String> {
+    let side = format!("{project}-rehearsal");
+    let mut left = Vec::new();
+    for (kind, list) in [
+        ("container", docker(&["ps", "-a", "--format", "{{.Names}}"])),
+        ("volume", docker(&["volume", "ls", "--format", "{{.Name}}"])),
+        (
+            "network",
+            docker(&["network", "ls", "--format", "{{.Name}}"]),
+        ),
+    ] {
+        left.extend(
+            list.lines()
+                .filter(|n| n.starts_with(&side))
+                .map(|n| format!("{kind} {n}")),
+        );
+    }
+    let labelled = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=io.cutover.rehearsal={project}"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    left.extend(labelled.lines().map(|n| format!("labelled container {n}")));
+    let keep = docker(&["images", "--format", "{{.Repository}}"]);
+    left.extend(
+        keep.lines()
+            .filter(|r| r.starts_with("cutover-keep/") && r.contains("rehearsal"))
+            .map(|r| format!("image {r}")),
+    );
+    left
+}
+
+fn started_at(containers: &[String]) -> Vec<String> {
+    containers
+        .iter()
+        .map(|c| docker(&["inspect", "-f", "{{.Name}} {{.State.StartedAt}}", c]))
+        .collect()
+}
+
+fn rehearsal_json(dir: &Path) -> Value {
+    let root = dir.join(".cutover/rehearsals");
+    let mut all: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    all.sort();
+    let last = all.pop().expect("a rehearsal directory");
+    serde_json::from_slice(&std::fs::read(last.join("rehearsal.json")).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rehearsal_passes_forecasts_and_leaves_the_live_stack_and_the_engine_as_they_were() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(300);
+    let p = stack.project().to_string();
+    let names: Vec<String> = ["postgres", "backend", "celery-worker"]
+        .iter()
+        .map(|s| stack.container(s))
+        .collect();
+    let before = World::of(&stack).await;
+    let started = started_at(&names);
+
+    let out = Run::new(stack.dir(), &["rehearse"]).output();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("Rehearsal PASSED"), "{said}");
+    assert!(said.contains("forecast: DB downtime"), "{said}");
+    assert!(
+        said.contains("not rehearsed: the application"),
+        "what was not rehearsed is said: {said}"
+    );
+    assert!(
+        !said.contains(stack.password()),
+        "the password is never printed"
+    );
+
+    // The live stack: the same world, the same start times, no session of the rehearsal.
+    let after = World::of(&stack).await;
+    assert_eq!(after.diff(&before, &[]), Vec::<String>::new());
+    assert_eq!(
+        started_at(&names),
+        started,
+        "nothing of the live stack restarted"
+    );
+    let db = stack.connect().await;
+    let backups: i64 = db
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender' \
+             OR application_name = 'pg_basebackup'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(backups, 0, "no replication session left on the live server");
+    assert_eq!(side_leftovers(&p), Vec::<String>::new());
+
+    // What it measured, kept with its journal after the teardown.
+    let r = rehearsal_json(stack.dir());
+    assert_eq!(r["passed"], true, "{r}");
+    assert!(r["copy_bytes"].as_u64().unwrap() > 0, "{r}");
+    let f = &r["forecast"];
+    assert!(f["db_downtime_ms"].as_i64().unwrap() > 0, "{f}");
+    assert!(
+        f["reindexed"].as_u64().unwrap() >= 3,
+        "the text indexes: {f}"
+    );
+    assert!(f["rollback_ms"].as_i64().unwrap() > 0, "{f}");
+    let side_run = Path::new(r["side_run"].as_str().unwrap());
+    assert!(
+        side_run.join("journal.jsonl").exists(),
+        "{}",
+        side_run.display()
+    );
+    let dumps: Vec<_> = std::fs::read_dir(side_run)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".dump"))
+        .collect();
+    assert_eq!(
+        dumps,
+        Vec::<String>::new(),
+        "the copy's backup is measured, then deleted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_without_the_clusters_locale_fails_the_rehearsal_and_leaves_nothing() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(50);
+    let before = World::of(&stack).await;
+    // The glibc test image has no en_US.utf8, which the Alpine-shaped cluster uses.
+    let out = Run::new(stack.dir(), &["rehearse"])
+        .target(GLIBC_AFTER)
+        .output();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("Rehearsal FAILED"), "{said}");
+    assert!(
+        said.contains("en_US.utf8"),
+        "the reason names the locale: {said}"
+    );
+    assert!(said.contains("the live stack was not touched"), "{said}");
+    assert_eq!(
+        World::of(&stack).await.diff(&before, &[]),
+        Vec::<String>::new()
+    );
+    assert_eq!(side_leftovers(stack.project()), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fault_after_the_recreate_on_the_copy_fails_it_and_the_teardown_still_removes_all() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(50);
+    let before = World::of(&stack).await;
+    let out = Run::new(stack.dir(), &["rehearse"])
+        .fault(Some("fail-after-change:recreate-postgres"))
+        .output();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("Rehearsal FAILED")
+            && said.contains("step recreate-postgres fails after its change"),
+        "{said}"
+    );
+    assert_eq!(
+        World::of(&stack).await.diff(&before, &[]),
+        Vec::<String>::new()
+    );
+    assert_eq!(side_leftovers(stack.project()), Vec::<String>::new());
+}
