@@ -202,3 +202,55 @@ async fn a_fault_after_the_recreate_on_the_copy_fails_it_and_the_teardown_still_
     );
     assert_eq!(side_leftovers(stack.project()), Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_in_the_middle_of_the_rehearsal_still_tears_everything_down() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(50);
+    let before = World::of(&stack).await;
+    let mut child = Run::new(stack.dir(), &["rehearse"])
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupted once the side run has changed something: the copy runs on the new image.
+    let mut seen = Vec::new();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("Recreate postgres on the new image") {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l.contains("Recreate postgres")),
+        "the rehearsal never got to the recreate: {seen:?}"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{rest:?}\n{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("tearing the side stack down")),
+        "{rest:?}"
+    );
+    assert_eq!(
+        World::of(&stack).await.diff(&before, &[]),
+        Vec::<String>::new()
+    );
+    assert_eq!(side_leftovers(stack.project()), Vec::<String>::new());
+}

@@ -117,10 +117,7 @@ impl Forecast {
                 .as_ref()
                 .and_then(|b| b.record.as_ref())
                 .map(|r| r.bytes),
-            backup_ms: phases
-                .iter()
-                .find(|p| p.step == "backup")
-                .map(scaled),
+            backup_ms: phases.iter().find(|p| p.step == "backup").map(scaled),
             reindexed,
             reindex_ms: (reindex_ms as f64 * scale).round() as i64,
             rollback_ms: RollbackFacts::from_state(s).and_then(|r| r.wall_ms),
