@@ -62,6 +62,8 @@ pub struct Partial {
     pub stop_timeout_secs: Option<u64>,
     pub backend_health_url: Option<String>,
     pub backend_health_status: Option<String>,
+    pub rehearsal_max_age_hours: Option<u64>,
+    pub rehearsal_max_growth_pct: Option<u64>,
 }
 
 const KEYS: &[&str] = &[
@@ -91,12 +93,19 @@ const KEYS: &[&str] = &[
     "stop_timeout_secs",
     "backend_health_url",
     "backend_health_status",
+    "rehearsal_max_age_hours",
+    "rehearsal_max_growth_pct",
 ];
 
 /// Keys whose environment value is a comma-separated list.
 const LIST_KEYS: &[&str] = &["extra_writer_services"];
 /// Keys whose environment value is a whole number.
-const NUMBER_KEYS: &[&str] = &["ready_timeout_secs", "stop_timeout_secs"];
+const NUMBER_KEYS: &[&str] = &[
+    "ready_timeout_secs",
+    "stop_timeout_secs",
+    "rehearsal_max_age_hours",
+    "rehearsal_max_growth_pct",
+];
 /// Values of `collation_policy` (see [`Config::collation_policy`]).
 pub const COLLATION_POLICIES: &[&str] = &["auto", "check", "reindex-all", "skip"];
 /// The port and path (with query) of `backend_health_url`: `http://SERVICE[:PORT]/PATH`.
@@ -182,6 +191,11 @@ pub struct Config {
     pub backend_health_url: Option<String>,
     /// The JSON `status` the health URL must answer (default `healthy`); `any`: any 2xx answer.
     pub backend_health_status: String,
+    /// A rehearsal (`cutover rehearse`) older than this no longer counts on the checklist
+    /// (default 24 h).
+    pub rehearsal_max_age_hours: u64,
+    /// Nor one after which the database grew by more than this percentage (default 20).
+    pub rehearsal_max_growth_pct: u64,
     /// Where each key's value came from, for `config --print`.
     #[serde(skip)]
     pub sources: BTreeMap<&'static str, String>,
@@ -393,7 +407,9 @@ fn merge(
         ready_timeout_secs,
         stop_timeout_secs,
         backend_health_url,
-        backend_health_status
+        backend_health_status,
+        rehearsal_max_age_hours,
+        rehearsal_max_growth_pct
     );
 }
 
@@ -544,6 +560,8 @@ fn resolve(
         qdrant_ports,
         ready_timeout_secs,
         stop_timeout_secs,
+        rehearsal_max_age_hours: p.rehearsal_max_age_hours.unwrap_or(24),
+        rehearsal_max_growth_pct: p.rehearsal_max_growth_pct.unwrap_or(20),
         run_dir: p
             .run_dir
             .map(|d| cwd.join(d))

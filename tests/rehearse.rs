@@ -7,8 +7,10 @@
 //!   networks, extensions, every table's fingerprint, the lock) with the same start times, no
 //!   session of the rehearsal left on the live server, and nothing of the side stack on the
 //!   engine;
+//!   The real run afterwards shows the rehearsal on its checklist.
 //! - a target image that lacks the cluster's locale fails the rehearsal (exit 1) with the
-//!   reason, and still leaves nothing;
+//!   reason, and still leaves nothing; the real run is then refused by the `rehearsal` check
+//!   (exit 2, nothing stopped);
 //! - a fault injected after the recreate, inside the side run, fails it the same way: the
 //!   teardown does not depend on how far the rehearsal got.
 
@@ -51,7 +53,7 @@ fn side_leftovers(project: &str) -> Vec<String> {
     let keep = docker(&["images", "--format", "{{.Repository}}"]);
     left.extend(
         keep.lines()
-            .filter(|r| r.starts_with("cutover-keep/") && r.contains("rehearsal"))
+            .filter(|r| *r == format!("cutover-keep/{side}"))
             .map(|r| format!("image {r}")),
     );
     left
@@ -122,6 +124,7 @@ async fn a_rehearsal_passes_forecasts_and_leaves_the_live_stack_and_the_engine_a
         .unwrap()
         .get(0);
     assert_eq!(backups, 0, "no replication session left on the live server");
+    drop(db);
     assert_eq!(side_leftovers(&p), Vec::<String>::new());
 
     // What it measured, kept with its journal after the teardown.
@@ -151,6 +154,12 @@ async fn a_rehearsal_passes_forecasts_and_leaves_the_live_stack_and_the_engine_a
         Vec::<String>::new(),
         "the copy's backup is measured, then deleted"
     );
+
+    // The checklist now carries it as evidence, and the real run goes through.
+    let run = Run::upgrade(stack.dir()).output();
+    let said = text(&run);
+    assert_eq!(run.status.code(), Some(0), "{said}");
+    assert!(said.contains("Rehearsal passed at"), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -177,6 +186,19 @@ async fn a_target_without_the_clusters_locale_fails_the_rehearsal_and_leaves_not
         Vec::<String>::new()
     );
     assert_eq!(side_leftovers(stack.project()), Vec::<String>::new());
+
+    // The failed rehearsal is a refused pre-flight of the real run: exit 2, nothing stopped.
+    let run = Run::upgrade(stack.dir()).target(GLIBC_AFTER).output();
+    let said = text(&run);
+    assert_eq!(run.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("rehearsal") && said.contains("failed") && said.contains("en_US.utf8"),
+        "{said}"
+    );
+    assert_eq!(
+        World::of(&stack).await.diff(&before, &[]),
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

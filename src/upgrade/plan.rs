@@ -69,12 +69,18 @@ fn steps(env: Arc<UpgradeEnv>, config: &Config) -> Vec<Arc<dyn Step>> {
         Arc::new(target_image::TargetImage { env: e() }),
     ];
     v.extend(preflight_checks(&env));
-    v.extend::<[Arc<dyn Step>; 2]>([
+    v.extend::<[Arc<dyn Step>; 3]>([
         Arc::new(disk_space::DiskSpace {
             env: e(),
             run_base: config.run_dir.clone(),
         }),
         Arc::new(sessions::Sessions { env: e() }),
+        Arc::new(rehearsal::RehearsalCheck {
+            env: e(),
+            dir: crate::upgrade::rehearse::rehearsals_dir(config),
+            max_age_hours: config.rehearsal_max_age_hours,
+            max_growth_pct: config.rehearsal_max_growth_pct,
+        }),
     ]);
     for (id, title) in sign_off::ITEMS {
         v.push(Arc::new(sign_off::SignOffItem { id, title }));

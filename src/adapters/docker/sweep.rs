@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
+    ListContainersOptionsBuilder, ListImagesOptions, ListNetworksOptionsBuilder,
     ListVolumesOptionsBuilder, RemoveImageOptionsBuilder,
 };
 
@@ -94,21 +94,21 @@ impl DockerClient {
             }
             Err(e) => left.push(format!("networks (cannot list: {e})")),
         }
-        let filters = HashMap::from([("reference".to_string(), vec![format!("{repo}:*")])]);
-        let opts = ListImagesOptionsBuilder::default()
-            .filters(&filters)
-            .build();
-        if let Ok(images) = self.docker.list_images(Some(opts)).await {
-            for tag in images.into_iter().flat_map(|i| i.repo_tags) {
-                if !tag.starts_with(&format!("{repo}:")) {
-                    continue;
-                }
-                // Untag only: the image itself is the live stack's, still in use.
-                let opts = RemoveImageOptionsBuilder::default().noprune(true).build();
-                if let Err(e) = self.docker.remove_image(&tag, Some(opts), None).await
-                    && super::error::status_of(&e) != Some(404)
-                {
-                    left.push(format!("image tag {tag} ({e})"));
+        // Every image, matched here: the engine's `reference` filter differs across versions.
+        match self.docker.list_images(None::<ListImagesOptions>).await {
+            Err(e) => left.push(format!("image tags of {repo} (cannot list: {e})")),
+            Ok(images) => {
+                for tag in images.into_iter().flat_map(|i| i.repo_tags) {
+                    if !tag.starts_with(&format!("{repo}:")) {
+                        continue;
+                    }
+                    // Untag only: the image itself is the live stack's, still in use.
+                    let opts = RemoveImageOptionsBuilder::default().noprune(true).build();
+                    if let Err(e) = self.docker.remove_image(&tag, Some(opts), None).await
+                        && super::error::status_of(&e) != Some(404)
+                    {
+                        left.push(format!("image tag {tag} ({e})"));
+                    }
                 }
             }
         }

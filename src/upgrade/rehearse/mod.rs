@@ -401,7 +401,8 @@ async fn shape_of(docker: &DockerClient, container: &str, service: &str) -> Resu
     })
 }
 
-async fn cluster_bytes(env: &UpgradeEnv) -> Result<u64> {
+/// The cluster's size: `pg_database_size` of every database that takes connections.
+pub async fn cluster_bytes(env: &UpgradeEnv) -> Result<u64> {
     let client = env.connect().await?;
     let n: i64 = client
         .query_one(

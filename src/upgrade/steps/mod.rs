@@ -25,6 +25,7 @@ pub mod postgres_ready;
 pub mod preload_libraries;
 pub mod pull_images;
 pub mod recreate_postgres;
+pub mod rehearsal;
 pub mod sessions;
 pub mod sign_off;
 pub mod start_qdrant;
