@@ -172,6 +172,27 @@ async fn measure(
         }
     );
     part_secs.insert("setup".into(), setup_started.elapsed().as_secs_f64());
+    if full {
+        let t = Instant::now();
+        eprintln!("bench: cutover rehearse, once, before the rounds");
+        let r = support::rehearse::once(stack.dir()).await?;
+        s.push("rehearse_wall_ms", r.wall_ms);
+        s.push("rehearse_copy_mb", r.copy_bytes / 1e6);
+        s.push("rehearse_copy_ms", r.copy_ms);
+        s.push("rehearse_live_mb", r.live_bytes / 1e6);
+        for (k, v) in [
+            ("forecast_db_ms", r.forecast_db_ms),
+            ("forecast_app_ms", r.forecast_app_ms),
+            ("forecast_reindex_ms", r.forecast_reindex_ms),
+            ("forecast_rollback_ms", r.forecast_rollback_ms),
+            ("forecast_backup_mb", r.backup_bytes.map(|b| b / 1e6)),
+        ] {
+            if let Some(v) = v {
+                s.push(k, v);
+            }
+        }
+        part_secs.insert("rehearsal (once)".into(), t.elapsed().as_secs_f64());
+    }
 
     let mut cx = Ctx {
         docker,
@@ -298,6 +319,57 @@ fn report(
             &s.get("reindex_back_ms.bare"),
         )
         .note("sum of the per-index statement times; indexes: see reindex_back_count"),
+        Row::new(
+            "rehearsal forecast: database downtime",
+            "ms",
+            &s.get("forecast_db_ms"),
+        )
+        .against(
+            "measured: cutover's own report over the rounds",
+            &s.get("db_down_reported.cutover"),
+        )
+        .note("goal: within 25% or 1 s of the measured median"),
+        Row::new(
+            "rehearsal forecast: application downtime",
+            "ms",
+            &s.get("forecast_app_ms"),
+        )
+        .against(
+            "measured: the /health probe over the rounds",
+            &s.get("app_down.cutover"),
+        )
+        .note("goal: within 25% or 1 s of the measured median"),
+        Row::new(
+            "rehearsal forecast: REINDEX",
+            "ms",
+            &s.get("forecast_reindex_ms"),
+        )
+        .against(
+            "measured: the collation step's REINDEX over the rounds",
+            &s.get("reindex_fwd_ms.cutover"),
+        ),
+        Row::new(
+            "rehearsal forecast: fast rollback",
+            "ms",
+            &s.get("forecast_rollback_ms"),
+        )
+        .against(
+            "measured: cutover's own report over the rounds",
+            &s.get("rollback_reported_ms.cutover"),
+        ),
+        Row::new(
+            "rehearsal: its own wall time (cutover rehearse)",
+            "ms",
+            &s.get("rehearse_wall_ms"),
+        ),
+        Row::new(
+            "rehearsal: the copy (pg_basebackup tar streamed)",
+            "MB",
+            &s.get("rehearse_copy_mb"),
+        )
+        .note(
+            "disk the rehearsal holds at its peak: the copy plus its backup (forecast_backup_mb)",
+        ),
         Row::new("start to first frame", "ms", &s.get("first_frame_ms")),
         Row::new(
             "idle wizard CPU (10 s)",

@@ -2,7 +2,8 @@
 //! `probe` (downtime windows), `db_ops` (bare restart, cutover's recreate and restore_old
 //! through the adapter), `guide` (the migration guide scripted with the docker CLI), `run`
 //! (the real binary's run), `fast_rollback` (its rollback through the adapters), `backup`
-//! (dumps and restores, both ways), `reindex` (the collation cost against a bare REINDEX), `rows`
+//! (dumps and restores, both ways), `reindex` (the collation cost against a bare REINDEX), `rehearse` (the rehearsal's
+//! cost and forecast), `rows`
 //! (rows lost), `ui` (the wizard in a pty), `rounds` (one interleaved round), `stats`
 //! (min / median / max, ratios, goals), `sh` (bounded CLI calls).
 
@@ -11,6 +12,7 @@ pub mod db_ops;
 pub mod fast_rollback;
 pub mod guide;
 pub mod probe;
+pub mod rehearse;
 pub mod reindex;
 pub mod rounds;
 pub mod rows;
