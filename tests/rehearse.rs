@@ -19,7 +19,7 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value;
-use support::cutover::{GLIBC_AFTER, Run, text};
+use support::cutover::{GLIBC_AFTER, Run, latest_run, text};
 use support::world::World;
 use support::{Stack, docker};
 
@@ -160,6 +160,11 @@ async fn a_rehearsal_passes_forecasts_and_leaves_the_live_stack_and_the_engine_a
     let said = text(&run);
     assert_eq!(run.status.code(), Some(0), "{said}");
     assert!(said.contains("Rehearsal passed at"), "{said}");
+    let md = std::fs::read_to_string(latest_run(stack.dir()).join("report.md")).unwrap();
+    assert!(
+        md.contains("- forecast by the rehearsal at") && md.contains("- database: "),
+        "the report sets the forecast beside the measured downtime: {md}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

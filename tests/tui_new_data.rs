@@ -2,7 +2,8 @@
 //! same against the test bed in tests/tui_pgvector_pty.rs): with a plan that can count them,
 //! `R` counts first and asks after; rows found make the question say they are dropped, with
 //! the counts, on its first lines (a long question is cut above the y/n line, never these);
-//! "yes" then records the consent before the rollback starts; "no" changes nothing.
+//! "yes" then records the consent before the rollback starts; "no" changes nothing. Beside
+//! them, the other question the rehearsal feeds: Start shows the rehearsal's forecast.
 
 mod tui_support;
 
@@ -155,4 +156,36 @@ fn during_the_run_the_count_comes_first_too() {
         update(&mut s, Msg::Cmd(Cmd::Accept)),
         Some(Effect::Send(Command::Rollback))
     );
+}
+
+#[test]
+fn the_start_question_shows_the_rehearsals_forecast() {
+    use cutover::engine::EventKind;
+    let mut s = tui_support::pgvector::checklist();
+    let line = "Rehearsal passed at 2026-12-05 02:55 UTC on a copy of 1.07 GB: forecast: DB \
+                downtime 0.6 s, app downtime 18.6 s";
+    tui_support::feed(
+        &mut s,
+        [
+            tui_support::ev(
+                40,
+                EventKind::Log {
+                    step: "rehearsal".into(),
+                    line: line.into(),
+                },
+            ),
+            tui_support::ev(
+                41,
+                EventKind::SignedOff {
+                    step: "window-agreed".into(),
+                    title: "".into(),
+                    by: "Ann Example".into(),
+                },
+            ),
+        ],
+    );
+    update(&mut s, Msg::Cmd(Cmd::Start));
+    let q = question(&s);
+    assert_eq!(q.ask, Ask::Start);
+    assert!(q.lines.iter().any(|l| l == line), "{:?}", q.lines);
 }

@@ -50,6 +50,9 @@ pub struct UpgradeFacts {
     /// The target image as the pre-flight pinned and measured it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preflight: Option<super::preflight_report::PreflightFacts>,
+    /// The rehearsal the checklist counted (its forecast, beside what this run measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rehearsal: Option<crate::upgrade::rehearse::Rehearsal>,
     /// Present once the run was rolled back (or a rollback began).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<super::rollback::report::RollbackFacts>,
@@ -127,6 +130,7 @@ impl UpgradeFacts {
             f.skipped_services = d.absent;
         }
         f.preflight = super::preflight_report::PreflightFacts::from_state(s);
+        f.rehearsal = out(s, "rehearsal");
         f.rollback = super::rollback::report::RollbackFacts::from_state(s);
         // Only while the recreate stands: after its undo the old container is the service again.
         let recreated = s
@@ -157,6 +161,14 @@ impl UpgradeFacts {
             secs(self.db_downtime_ms),
             secs(self.app_downtime_ms)
         ));
+        if let Some(f) = self.rehearsal.as_ref().and_then(|r| r.forecast.as_ref()) {
+            v.push(format!(
+                "forecast by the rehearsal: database {}, application {} (without the app's own \
+                 start-up)",
+                secs(f.db_downtime_ms),
+                secs(Some(f.app_downtime_ms))
+            ));
+        }
         if let Some(b) = &self.backup {
             v.push(format!(
                 "backup: {} ({} bytes, sha256 {})",
@@ -227,6 +239,23 @@ impl UpgradeFacts {
             ms(self.db_downtime_ms),
             ms(self.app_downtime_ms)
         );
+        if let Some(r) = &self.rehearsal
+            && let Some(f) = &r.forecast
+        {
+            let _ = writeln!(
+                s,
+                "- forecast by the rehearsal at {} on a copy of {:.2} GB: database {}, \
+                 application {} (without the app's own start-up), {} index(es) rebuilt in {}, \
+                 fast rollback {}",
+                r.started_at.format("%Y-%m-%d %H:%M UTC"),
+                r.live_bytes as f64 / 1e9,
+                ms(f.db_downtime_ms),
+                ms(Some(f.app_downtime_ms)),
+                f.reindexed,
+                ms(Some(f.reindex_ms)),
+                ms(f.rollback_ms)
+            );
+        }
         if let Some(b) = &self.backup {
             let _ = writeln!(
                 s,

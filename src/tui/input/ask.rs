@@ -23,6 +23,19 @@ pub(super) fn ask_start(state: &mut State) {
             .filter(|s| s.info.kind == StepKind::Action)
             .map(|s| format!("  • {}", s.info.title)),
     );
+    // The rehearsal's forecast, when the checklist counted one (the `rehearsal` check's line).
+    if let Some(seen) = state
+        .steps
+        .iter()
+        .find(|s| s.info.id == "rehearsal")
+        .and_then(|s| {
+            s.evidence
+                .iter()
+                .find(|l| l.starts_with("Rehearsal passed"))
+        })
+    {
+        lines.push(seen.clone());
+    }
     lines.push("You can roll back at any time with R.".into());
     state.popup = Some(Popup::Confirm(Question {
         ask: Ask::Start,
