@@ -8,8 +8,9 @@
 //!   session of the rehearsal left on the live server, and nothing of the side stack on the
 //!   engine;
 //!   The real run afterwards shows the rehearsal on its checklist.
-//! - a target image that lacks the cluster's locale fails the rehearsal (exit 1) with the
-//!   reason, and still leaves nothing; the real run is then refused by the `rehearsal` check
+//! - a target image that lacks the cluster's locale fails the rehearsal (exit 1) with
+//!   cutover's reason and the server's own words (the target is started on the copy after the
+//!   pre-flight refused), and still leaves nothing; the real run is then refused by the `rehearsal` check
 //!   (exit 2, nothing stopped);
 //! - a fault injected after the recreate, inside the side run, fails it the same way: the
 //!   teardown does not depend on how far the rehearsal got.
@@ -186,6 +187,16 @@ async fn a_target_without_the_clusters_locale_fails_the_rehearsal_and_leaves_not
         "the reason names the locale: {said}"
     );
     assert!(said.contains("the live stack was not touched"), "{said}");
+    // Beyond cutover's reason, the server's own words: the target was started on the copy.
+    assert!(
+        said.contains(
+            r#"on the copy, the server said: LOG:  invalid value for parameter "lc_messages": "en_US.utf8""#
+        ) && said.contains("FATAL:  configuration file"),
+        "the server's own message: {said}"
+    );
+    let r = rehearsal_json(stack.dir());
+    assert_eq!(r["target_on_copy"]["accepted"], false, "{r}");
+    assert!(r["forecast"].is_null(), "nothing ran to forecast from: {r}");
     assert_eq!(
         World::of(&stack).await.diff(&before, &[]),
         Vec::<String>::new()

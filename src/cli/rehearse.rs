@@ -61,6 +61,8 @@ fn summary(r: &Rehearsal) -> String {
         for n in &f.not_rehearsed {
             s.push_str(&format!("  not rehearsed: {n}\n"));
         }
+    } else if !r.passed {
+        s.push_str("  no forecast: the upgrade did not get past its checks on the copy\n");
     }
     s.push_str(&format!(
         "  wall time {:.1} s; the side stack was torn down{}\n  details: {}\n",

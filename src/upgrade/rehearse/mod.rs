@@ -23,6 +23,7 @@
 
 pub mod forecast;
 pub mod side;
+pub mod target_on_copy;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -39,6 +40,7 @@ use crate::upgrade::env::UpgradeEnv;
 use crate::upgrade::{facts, tool};
 use forecast::Forecast;
 use side::{PostgresShape, SideStack};
+use target_on_copy::TargetOnCopy;
 
 /// Who signs the side run's checklist.
 const SIGNER: &str = "cutover rehearse";
@@ -66,6 +68,9 @@ pub struct Rehearsal {
     /// What the teardown could not remove (empty: nothing is left).
     pub left_behind: Vec<String>,
     pub side_run: Option<PathBuf>,
+    /// When the side run's pre-flight refused: what the target server did on the copy.
+    #[serde(default)]
+    pub target_on_copy: Option<TargetOnCopy>,
 }
 
 /// Runs a rehearsal for the stack `config` describes; `say` gets progress lines. Err: refused
@@ -121,6 +126,7 @@ pub async fn rehearse(config: &Config, say: &(dyn Fn(String) + Sync)) -> Result<
         wall_ms: 0,
         left_behind: Vec::new(),
         side_run: None,
+        target_on_copy: None,
     };
     let body = run_side(
         config,
@@ -242,7 +248,32 @@ async fn run_side(
     say("rehearsal: the upgrade, on the copy".into());
     let outcome = drive(plan.clone(), journal, commands, &side.project, None, say).await?;
     let forward_done = matches!(outcome, RunOutcome::Done);
+    let refused = matches!(outcome, RunOutcome::PreflightFailed { .. });
     result.outcome = describe(&outcome);
+    if refused {
+        say(format!(
+            "rehearsal: the pre-flight refused; starting {} on the copy to hear the server",
+            config.target_image
+        ));
+        let within = Duration::from_secs(config.ready_timeout_secs);
+        let tried = target_on_copy::try_target(
+            docker,
+            tool,
+            side,
+            shape,
+            &side_env,
+            &config.target_image,
+            within,
+        )
+        .await;
+        let line = match &tried {
+            Ok(t) => t.line(),
+            Err(e) => format!("the target could not be tried on the copy: {e:#}"),
+        };
+        say(format!("rehearsal:   {line}"));
+        result.outcome = format!("{}; {line}", result.outcome);
+        result.target_on_copy = tried.ok();
+    }
     if forward_done {
         say("rehearsal: the fast rollback, on the copy".into());
         let journal = Journal::open(&run_dir)?;
@@ -254,6 +285,10 @@ async fn run_side(
     }
     let (state, _) = Journal::read(&run_dir)?;
     discard_backup(&state);
+    if refused {
+        // Nothing past the checks ran on the copy: a forecast would be made of zeros.
+        return Ok(());
+    }
     let mut forecast = Forecast::from_run(&state, result.live_bytes, result.copy_db_bytes);
     forecast.not_rehearsed = not_rehearsed(config);
     result.forecast = Some(forecast);
