@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::side::{PostgresShape, SideStack};
@@ -69,6 +69,11 @@ pub async fn try_target(
     image: &str,
     within: Duration,
 ) -> Result<TargetOnCopy> {
+    // Compose would pull an absent image; the operator's pull policy is the pre-flight's to
+    // apply, and an absent target is a refusal of its own.
+    if docker.try_inspect_image(image).await?.is_none() {
+        bail!("{image} is not on the engine, so it was not started on the copy");
+    }
     side.write(&PostgresShape {
         image: image.to_string(),
         ..shape.clone()
