@@ -25,29 +25,9 @@ use std::time::Duration;
 use cutover::adapters::fingerprint::fingerprint;
 use support::cutover::{
     AFTER, BEFORE, Run, assert_no_lock, assert_tables_kept, containers, has_vector, latest_run,
-    report, text,
+    report, text, write_new_version_rows,
 };
 use support::{Scratch, Stack, docker};
-
-/// A knowledge base, a document and three chunks, as the new version's app would write them.
-async fn write_new_version_rows(stack: &Stack) {
-    stack
-        .connect()
-        .await
-        .batch_execute(
-            "WITH kb AS (
-                 INSERT INTO knowledge_bases (workspace_id, name)
-                 SELECT id, 'handbook' FROM workspaces ORDER BY id LIMIT 1 RETURNING id),
-             doc AS (
-                 INSERT INTO documents (knowledge_base_id, title, source_type)
-                 SELECT id, 'intro', 'text' FROM kb RETURNING id, knowledge_base_id)
-             INSERT INTO chunks (document_id, knowledge_base_id, chunk_index, content)
-             SELECT doc.id, doc.knowledge_base_id, i, 'chunk ' || i
-               FROM doc, generate_series(0, 2) AS i",
-        )
-        .await
-        .expect("insert into the new version's tables");
-}
 
 async fn count(stack: &Stack, table: &str) -> Option<i64> {
     let db = stack.connect().await;

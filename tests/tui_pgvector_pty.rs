@@ -230,24 +230,7 @@ fn pgvector_in_a_real_terminal_upgrades_then_rolls_back_from_the_result_screen()
 
     // The new version's app wrote a knowledge base: the rollback would drop it. R counts the
     // rows first and asks with the counts; "n" keeps the upgrade and the rows.
-    rt.block_on(async {
-        stack
-            .connect()
-            .await
-            .batch_execute(
-                "WITH kb AS (
-                     INSERT INTO knowledge_bases (workspace_id, name)
-                     SELECT id, 'handbook' FROM workspaces ORDER BY id LIMIT 1 RETURNING id),
-                 doc AS (
-                     INSERT INTO documents (knowledge_base_id, title, source_type)
-                     SELECT id, 'intro', 'text' FROM kb RETURNING id, knowledge_base_id)
-                 INSERT INTO chunks (document_id, knowledge_base_id, chunk_index, content)
-                 SELECT doc.id, doc.knowledge_base_id, i, 'chunk ' || i
-                   FROM doc, generate_series(0, 2) AS i",
-            )
-            .await
-            .expect("rows in the new version's tables")
-    });
+    rt.block_on(support::cutover::write_new_version_rows(&stack));
     t.keys("R");
     let ask = t.wait_for("DROP the new version's data?", 30);
     eprintln!("the rollback question with new-version rows:\n{ask}");

@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::run::cutover;
 use super::sh::docker;
 
-fn journal(run_dir: &Path) -> Result<Vec<Value>> {
+pub fn journal(run_dir: &Path) -> Result<Vec<Value>> {
     Ok(std::fs::read_to_string(run_dir.join("journal.jsonl"))?
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -29,7 +29,7 @@ fn journal(run_dir: &Path) -> Result<Vec<Value>> {
 }
 
 /// The last output the run journaled for `step`.
-fn output(entries: &[Value], step: &str) -> Result<Value> {
+pub fn output(entries: &[Value], step: &str) -> Result<Value> {
     entries
         .iter()
         .rev()

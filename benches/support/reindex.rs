@@ -7,9 +7,10 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::Value;
 
+use super::fast_rollback::{journal, output};
 use super::sh::docker;
 
 /// The application database: names without a `db:` prefix live there.
@@ -28,24 +29,9 @@ pub struct Cost {
     pub indexes: Vec<Rebuilt>,
 }
 
-fn journal(run_dir: &Path) -> Result<Vec<Value>> {
-    Ok(std::fs::read_to_string(run_dir.join("journal.jsonl"))?
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .collect())
-}
-
-fn last_output(entries: &[Value], step: &str) -> Option<Value> {
-    entries
-        .iter()
-        .rev()
-        .find(|v| v["type"] == "step_output" && v["step"] == step)
-        .map(|v| v["output"].clone())
-}
-
 /// The forward step's rebuilds: the main database's report and each other database's.
 pub fn forward(run_dir: &Path) -> Result<Cost> {
-    let out = last_output(&journal(run_dir)?, "collation").context("no collation output")?;
+    let out = output(&journal(run_dir)?, "collation")?;
     let mut cost = Cost {
         ms: 0.0,
         indexes: Vec::new(),
@@ -81,8 +67,7 @@ pub fn forward(run_dir: &Path) -> Result<Cost> {
 /// The fast rollback's repair on the old server (`collation_repair` in `recreate-postgres`'
 /// output; `db:schema.index` outside the main database).
 pub fn back(run_dir: &Path) -> Result<Cost> {
-    let out = last_output(&journal(run_dir)?, "recreate-postgres")
-        .context("no recreate-postgres output")?;
+    let out = output(&journal(run_dir)?, "recreate-postgres")?;
     let rec = &out["collation_repair"];
     anyhow::ensure!(!rec.is_null(), "the rollback journaled no collation repair");
     let indexes = rec["reindexed"]

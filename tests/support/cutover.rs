@@ -252,3 +252,23 @@ pub async fn assert_worker_seq_gapless(db: &tokio_postgres::Client, what: &str) 
     let (n, distinct, max): (i64, i64, i64) = (r.get(0), r.get(1), r.get(2));
     assert_eq!((n, distinct), (max, max), "{what}: worker seq 1..=max");
 }
+
+/// A knowledge base, a document and three chunks, as the new version's app would write them.
+pub async fn write_new_version_rows(stack: &Stack) {
+    stack
+        .connect()
+        .await
+        .batch_execute(
+            "WITH kb AS (
+                 INSERT INTO knowledge_bases (workspace_id, name)
+                 SELECT id, 'handbook' FROM workspaces ORDER BY id LIMIT 1 RETURNING id),
+             doc AS (
+                 INSERT INTO documents (knowledge_base_id, title, source_type)
+                 SELECT id, 'intro', 'text' FROM kb RETURNING id, knowledge_base_id)
+             INSERT INTO chunks (document_id, knowledge_base_id, chunk_index, content)
+             SELECT doc.id, doc.knowledge_base_id, i, 'chunk ' || i
+               FROM doc, generate_series(0, 2) AS i",
+        )
+        .await
+        .expect("insert into the new version's tables");
+}
