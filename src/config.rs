@@ -57,6 +57,7 @@ pub struct Partial {
     pub migrations_down_command: Option<String>,
     pub collation_policy: Option<String>,
     pub rollback_check: Option<String>,
+    pub backup_kind: Option<String>,
     pub qdrant_ports: Option<String>,
     pub ready_timeout_secs: Option<u64>,
     pub stop_timeout_secs: Option<u64>,
@@ -88,6 +89,7 @@ const KEYS: &[&str] = &[
     "migrations_down_command",
     "collation_policy",
     "rollback_check",
+    "backup_kind",
     "qdrant_ports",
     "ready_timeout_secs",
     "stop_timeout_secs",
@@ -106,6 +108,8 @@ const NUMBER_KEYS: &[&str] = &[
     "rehearsal_max_age_hours",
     "rehearsal_max_growth_pct",
 ];
+/// Values of `backup_kind` (see [`Config::backup_kind`]).
+pub const BACKUP_KINDS: &[&str] = &["physical", "logical"];
 /// Values of `collation_policy` (see [`Config::collation_policy`]).
 pub const COLLATION_POLICIES: &[&str] = &["auto", "check", "reindex-all", "skip"];
 /// The port and path (with query) of `backend_health_url`: `http://SERVICE[:PORT]/PATH`.
@@ -176,6 +180,11 @@ pub struct Config {
     /// counts and checksums of every row: about 1.2 s more per GB on 2 cores). Without that
     /// proof, and on the disaster path, contents are always compared.
     pub rollback_check: String,
+    /// The backup of the state at the stop: `physical` (default: a base backup taken while
+    /// the application still runs, then only the WAL up to the stop inside the window; a
+    /// portable dump is made from it after the window) or `logical` (`pg_dump` inside the
+    /// window, the slower way, for servers that refuse replication connections).
+    pub backup_kind: String,
     /// Host ports for qdrant: `auto` (default: 6333/6334 on loopback if free, else unpublished),
     /// `none` (reachable only on the stack's network), or `[IP:]HOST:CONTAINER,...` (IP
     /// defaults to 127.0.0.1; `0.0.0.0:6333:6333` publishes on every interface, by request).
@@ -403,6 +412,7 @@ fn merge(
         migrations_down_command,
         collation_policy,
         rollback_check,
+        backup_kind,
         qdrant_ports,
         ready_timeout_secs,
         stop_timeout_secs,
@@ -466,6 +476,14 @@ fn resolve(
                 "{collation_policy:?} is not one of {}",
                 COLLATION_POLICIES.join(", ")
             ),
+        ));
+    }
+    let backup_kind = p.backup_kind.unwrap_or_else(|| "physical".into());
+    if !BACKUP_KINDS.contains(&backup_kind.as_str()) {
+        return Err(bad_key(
+            "backup_kind",
+            &sources,
+            &format!("{backup_kind:?} is not one of {}", BACKUP_KINDS.join(", ")),
         ));
     }
     let rollback_check = p.rollback_check.unwrap_or_else(|| "rows".into());
@@ -557,6 +575,7 @@ fn resolve(
         migrations_down_command,
         collation_policy,
         rollback_check,
+        backup_kind,
         qdrant_ports,
         ready_timeout_secs,
         stop_timeout_secs,

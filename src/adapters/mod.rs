@@ -14,5 +14,6 @@ pub mod fingerprint;
 pub mod http;
 pub mod migrations;
 pub mod pg_image;
+pub mod physical_backup;
 pub mod postgres;
 pub mod restore;

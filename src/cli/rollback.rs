@@ -76,9 +76,16 @@ pub(super) fn rollback(cli: &Cli, config: &Config, args: &RollbackArgs) -> Resul
         // Before anything is undone: a bad backup found in recreate-postgres' undo would leave
         // the writers stopped, qdrant gone and the compose file restored around the new postgres.
         let output = journaled("backup").and_then(|v| serde_json::from_value(v.clone()).ok());
-        let record = disaster::journaled_backup(output).map_err(Usage)?;
-        disaster::verify_backup(&record)
-            .map_err(|e| Usage(format!("{e}. Nothing was changed (run {})", dir.display())))?;
+        let portable =
+            journaled("portable-dump").and_then(|v| serde_json::from_value(v.clone()).ok());
+        let unchanged =
+            |e: String| Usage(format!("{e}. Nothing was changed (run {})", dir.display()));
+        match disaster::journaled_source(output, portable).map_err(Usage)? {
+            disaster::Source::Dump(record) => {
+                disaster::verify_backup(&record).map_err(unchanged)?
+            }
+            disaster::Source::Physical(p) => disaster::physical_present(&p).map_err(unchanged)?,
+        }
     }
     let lock = StackLock::acquire(&config.lock_path(), &dir, args.break_stale_lock)?;
     if !args.disaster {

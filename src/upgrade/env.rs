@@ -43,6 +43,8 @@ pub struct UpgradeEnv {
     pub collation_policy: String,
     /// The fast rollback's check re-reads every row's contents, not only the row counts.
     pub rollback_check_contents: bool,
+    /// `backup_kind = physical`: a base backup before the window, the WAL inside it.
+    pub physical_backup: bool,
     pub qdrant_ports: Vec<PortMapping>,
     pub ready_timeout: Duration,
     pub stop_timeout: Duration,
@@ -133,6 +135,7 @@ impl UpgradeEnv {
             migrations_down_command: config.migrations_down_command.clone(),
             collation_policy: config.collation_policy.clone(),
             rollback_check_contents: config.rollback_check == "contents",
+            physical_backup: config.backup_kind == "physical",
             qdrant_ports,
             ready_timeout: Duration::from_secs(config.ready_timeout_secs),
             stop_timeout: Duration::from_secs(config.stop_timeout_secs),
@@ -246,6 +249,38 @@ impl UpgradeEnv {
             user: creds.user,
             database: creds.database,
             password: creds.password,
+        })
+    }
+
+    /// Where the physical backup of run `run_dir` goes, and how its helper reaches the live
+    /// server (its network namespace, its image, the container's own credentials).
+    pub async fn physical_target(
+        &self,
+        run_dir: &std::path::Path,
+    ) -> Result<crate::adapters::physical_backup::PhysicalTarget> {
+        let container = self.postgres_container().await?;
+        let creds = self.credentials(&container).await?;
+        let inspected = self.docker().await?.inspect(&container).await?;
+        let image = inspected.image.clone().unwrap_or_default();
+        let port = inspected
+            .config
+            .and_then(|c| c.env)
+            .unwrap_or_default()
+            .iter()
+            .find_map(|e| e.strip_prefix("PGPORT=").and_then(|p| p.parse().ok()))
+            .unwrap_or(5432);
+        let run = crate::upgrade::outputs::run_key(run_dir);
+        Ok(crate::adapters::physical_backup::PhysicalTarget {
+            container,
+            image,
+            port,
+            user: creds.user,
+            password: creds.password,
+            project: self.project.clone(),
+            volume_key: format!("cutover-backup-{run}"),
+            slot: format!("cutover_{run}"),
+            // Not Compose's project label: Compose would count a helper as an orphan.
+            labels: HashMap::from([("io.cutover.backup".to_string(), self.project.clone())]),
         })
     }
 

@@ -16,6 +16,7 @@ pub mod facts;
 pub mod finalize;
 pub mod outputs;
 pub mod plan;
+pub mod portable_dump;
 pub mod preflight_report;
 pub mod rehearse;
 pub mod report;

@@ -85,13 +85,16 @@ fn steps(env: Arc<UpgradeEnv>, config: &Config) -> Vec<Arc<dyn Step>> {
     for (id, title) in sign_off::ITEMS {
         v.push(Arc::new(sign_off::SignOffItem { id, title }));
     }
-    v.extend::<[Arc<dyn Step>; 14]>([
+    v.extend::<[Arc<dyn Step>; 16]>([
         Arc::new(pull_images::PullImages { env: e() }),
         // The file names the new image from here on while the old container runs: nothing
         // runs `up` on postgres before recreate-postgres; the edit's undo restores the bytes.
         Arc::new(edit_compose::EditCompose { env: e() }),
         // Before the writers stop: a port conflict then costs no downtime.
         Arc::new(start_qdrant::StartQdrant { env: e() }),
+        // The bulk of the backup while the application still serves: the window then pays
+        // only for the WAL written since.
+        Arc::new(base_backup::BaseBackup { env: e() }),
         Arc::new(stop_writers::StopWriters { env: e() }),
         Arc::new(backup::Backup { env: e() }),
         Arc::new(checkpoint::Checkpoint { env: e() }),
@@ -103,6 +106,8 @@ fn steps(env: Arc<UpgradeEnv>, config: &Config) -> Vec<Arc<dyn Step>> {
         Arc::new(verify_data::VerifyData { env: e() }),
         Arc::new(start_writers::StartWriters { env: e() }),
         Arc::new(backend_healthy::BackendHealthy { env: e() }),
+        // After the window: the dump made from the physical backup is not downtime.
+        Arc::new(portable_dump::PortableDump { env: e() }),
     ]);
     v
 }

@@ -36,6 +36,9 @@ pub struct UpgradeFacts {
     pub db_downtime_ms: Option<i64>,
     pub app_downtime_ms: Option<i64>,
     pub backup: Option<BackupRecord>,
+    /// The physical backup of the state at the stop, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub physical_backup: Option<crate::upgrade::outputs::PhysicalBackup>,
     pub fingerprint_before: Option<Fingerprint>,
     pub fingerprint_after: Option<Fingerprint>,
     pub new_tables: Vec<String>,
@@ -94,7 +97,11 @@ impl UpgradeFacts {
             f.rows_since = h.rows_since;
         }
         if let Some(b) = out::<BackupOutput>(s, "backup") {
-            f.backup = b.record;
+            f.backup = b.record.or_else(|| {
+                out::<crate::upgrade::outputs::PortableDumpOutput>(s, "portable-dump")
+                    .and_then(|p| p.record)
+            });
+            f.physical_backup = b.physical;
             f.fingerprint_before = Some(b.fingerprint_before);
         }
         if let Some(v) = out::<VerifyOutput>(s, "verify-data") {
@@ -167,6 +174,15 @@ impl UpgradeFacts {
                  start-up)",
                 secs(f.db_downtime_ms),
                 secs(Some(f.app_downtime_ms))
+            ));
+        }
+        if let Some(p) = &self.physical_backup {
+            v.push(format!(
+                "physical backup: volume {} (base {:.1} s before the window, WAL to the stop \
+                 {:.2} s inside it)",
+                p.volume,
+                p.base.ms as f64 / 1000.0,
+                p.catch_up.ms as f64 / 1000.0
             ));
         }
         if let Some(b) = &self.backup {
@@ -254,6 +270,24 @@ impl UpgradeFacts {
                 f.reindexed,
                 ms(Some(f.reindex_ms)),
                 ms(f.rollback_ms)
+            );
+        }
+        if let Some(p) = &self.physical_backup {
+            let _ = writeln!(
+                s,
+                "\n## Physical backup\n\n- volume: `{}` (the old image's files; remove with \
+                 `docker volume rm {}`)\n- base: {} bytes from WAL {}, {:.1} s, taken while the \
+                 application ran\n- WAL to the stop: {} ({} segments, {} bytes), {:.2} s inside \
+                 the window",
+                p.volume,
+                p.volume,
+                p.base.bytes,
+                p.base.start_lsn,
+                p.base.ms as f64 / 1000.0,
+                p.catch_up.stop_lsn,
+                p.catch_up.segments,
+                p.catch_up.wal_bytes,
+                p.catch_up.ms as f64 / 1000.0
             );
         }
         if let Some(b) = &self.backup {

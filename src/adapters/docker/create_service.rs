@@ -169,8 +169,12 @@ impl DockerClient {
 
     /// Whether the named volume `<project>_<name>` exists.
     pub async fn volume_exists(&self, project: &str, name: &str) -> Result<bool> {
-        let full = format!("{project}_{name}");
-        match self.docker.inspect_volume(&full).await {
+        self.volume_named(&format!("{project}_{name}")).await
+    }
+
+    /// Whether the volume `full` (its engine name) exists.
+    pub async fn volume_named(&self, full: &str) -> Result<bool> {
+        match self.docker.inspect_volume(full).await {
             Ok(_) => Ok(true),
             Err(e) if status_of(&e) == Some(404) => Ok(false),
             Err(e) => Err(DockerError::api(format!("inspect volume {full}"), e)),

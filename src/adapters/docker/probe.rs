@@ -10,6 +10,9 @@
 //!   may sit on a slow storage driver such as fuse-overlayfs, which no data directory uses).
 //! - No network (`none`), no published port, runs as root (to read every file and resolve
 //!   every user); the entrypoint never runs, so nothing is initialised or chowned.
+//! - [`ProbeOptions`] widen this for one job, the physical backup: one named volume mounted
+//!   at a path the image does not declare, and another container's network namespace (so a
+//!   client inside reaches that container's server on 127.0.0.1, as a local client would).
 //! - Always removed: [`DockerClient::with_probe`] removes it after the closure, whatever the
 //!   closure returned; a probe left by a killed process removes itself (`AutoRemove`) when its
 //!   `sleep` ends.
@@ -32,6 +35,17 @@ pub const SCRATCH: &str = "/cutover-scratch";
 /// Label on every probe container, so an operator can find (and a test can count) them.
 pub const PROBE_LABEL: &str = "io.cutover.probe";
 
+/// What a probe may have beyond the defaults (none, no volume).
+#[derive(Debug, Clone, Default)]
+pub struct ProbeOptions {
+    /// `(volume name, mount path)`: a named volume, read-write.
+    pub volume: Option<(String, String)>,
+    /// `container:<name>` to share that container's network namespace; default `none`.
+    pub network_mode: Option<String>,
+    /// Extra labels (e.g. the project's, so its teardown finds the probe).
+    pub labels: HashMap<String, String>,
+}
+
 /// A running throwaway container of one image.
 pub struct Probe<'a> {
     docker: &'a DockerClient,
@@ -45,6 +59,11 @@ impl Probe<'_> {
         self.docker
             .exec_output(&self.name, &ExecSpec::new(["sh", "-c", script]))
             .await
+    }
+
+    /// Runs `spec` (its own user and environment) and collects its output.
+    pub async fn exec(&self, spec: &ExecSpec) -> Result<ExecOutput> {
+        self.docker.exec_output(&self.name, spec).await
     }
 
     /// Like [`Probe::sh`], feeding `stdin` to the script.
@@ -82,7 +101,18 @@ impl DockerClient {
         image: &str,
         work: impl AsyncFnOnce(&Probe<'_>) -> Result<T>,
     ) -> Result<T> {
-        let probe = self.start_probe(image).await?;
+        self.with_probe_opts(image, &ProbeOptions::default(), work)
+            .await
+    }
+
+    /// [`DockerClient::with_probe`] with a volume and a network mode ([`ProbeOptions`]).
+    pub async fn with_probe_opts<T>(
+        &self,
+        image: &str,
+        opts: &ProbeOptions,
+        work: impl AsyncFnOnce(&Probe<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let probe = self.start_probe(image, opts).await?;
         let result = work(&probe).await;
         let removed = self.remove_probe(&probe.name).await;
         match (result, removed) {
@@ -91,7 +121,7 @@ impl DockerClient {
         }
     }
 
-    async fn start_probe(&self, image: &str) -> Result<Probe<'_>> {
+    async fn start_probe(&self, image: &str, opts: &ProbeOptions) -> Result<Probe<'_>> {
         let facts = self.inspect_image(image).await?;
         let name = format!("cutover-probe-{}", short_rand());
         let mut tmpfs: HashMap<String, String> = facts
@@ -106,12 +136,18 @@ impl DockerClient {
             cmd: Some(vec![PROBE_LIFETIME_SECS.to_string()]),
             user: Some("0:0".into()),
             // The image's own ENV stays; LC_ALL is set per command where a locale matters.
-            labels: Some(HashMap::from([
-                (PROBE_LABEL.to_string(), "true".to_string()),
-                (labels::CUTOVER_CREATED.to_string(), "true".to_string()),
-            ])),
+            labels: Some({
+                let mut l = opts.labels.clone();
+                l.insert(PROBE_LABEL.to_string(), "true".to_string());
+                l.insert(labels::CUTOVER_CREATED.to_string(), "true".to_string());
+                l
+            }),
             host_config: Some(HostConfig {
-                network_mode: Some("none".into()),
+                network_mode: Some(opts.network_mode.clone().unwrap_or_else(|| "none".into())),
+                binds: opts
+                    .volume
+                    .as_ref()
+                    .map(|(v, path)| vec![format!("{v}:{path}")]),
                 tmpfs: Some(tmpfs),
                 auto_remove: Some(true),
                 ..Default::default()

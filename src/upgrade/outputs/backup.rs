@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adapters::backup::BackupRecord;
 use crate::adapters::fingerprint::Fingerprint;
+use crate::adapters::physical_backup::{BaseRecord, CatchUpRecord};
 
 /// The schema whose tables are fingerprinted, dumped and compared.
 pub const SCHEMA: &str = "public";
@@ -13,6 +14,52 @@ pub const SCHEMA: &str = "public";
 pub struct BackupOutput {
     pub fingerprint_before: Fingerprint,
     pub file_name: String,
-    /// Set once the dump is complete and verified.
+    /// Set once the dump is complete and verified (`backup_kind = logical`, or a physical
+    /// base that could not be taken).
     pub record: Option<BackupRecord>,
+    /// The physical backup: the base plus the WAL up to the stop (`backup_kind = physical`).
+    #[serde(default)]
+    pub physical: Option<PhysicalBackup>,
+}
+
+/// What `base-backup` journals: the names first (before anything exists), the record once the
+/// base is whole, or why it could not be taken.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BaseBackupOutput {
+    pub volume: String,
+    pub slot: String,
+    /// The old image (id) the backup's files belong to.
+    pub image: String,
+    pub record: Option<BaseRecord>,
+    /// The server refused the base backup (said, and the window falls back to `pg_dump`).
+    #[serde(default)]
+    pub refused: Option<String>,
+}
+
+/// A physical backup of the state at the stop, as `backup` journals it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhysicalBackup {
+    pub volume: String,
+    pub image: String,
+    pub base: BaseRecord,
+    pub catch_up: CatchUpRecord,
+}
+
+/// What `portable-dump` journals: the dump made from the physical backup after the window.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PortableDumpOutput {
+    pub file_name: String,
+    pub record: Option<BackupRecord>,
+}
+
+/// The run directory's name as a lower-case alphanumeric key, for names of things the run
+/// creates outside its directory (a volume, a replication slot).
+pub fn run_key(run_dir: &std::path::Path) -> String {
+    run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect()
 }

@@ -8,7 +8,7 @@
 //! - `preflight`: `cluster-facts`, `target-probe`;
 //! - `compose`: `edit-compose`, `start-qdrant`;
 //! - `writers`: `stop-writers`, `start-writers`;
-//! - `backup`: `backup`;
+//! - `backup`: `base-backup`, `backup`, `portable-dump`;
 //! - `postgres`: `recreate-postgres`, `collation`;
 //! - `migrations`: `migrations`.
 //!
@@ -23,7 +23,9 @@ mod postgres;
 mod preflight;
 mod writers;
 
-pub use backup::{BackupOutput, SCHEMA};
+pub use backup::{
+    BackupOutput, BaseBackupOutput, PhysicalBackup, PortableDumpOutput, SCHEMA, run_key,
+};
 pub use compose::{EditOutput, QdrantOutput};
 pub use discovery::{Discovery, EngineOutput, Found, Versions};
 pub use migrations::{AppMigrations, MigrationsOutput};

@@ -21,7 +21,13 @@ use crate::upgrade::report::UpgradeFacts;
 use crate::upgrade::rollback::report::RollbackFacts;
 
 /// Steps whose cost grows with the database's size.
-const SCALES: [&str; 3] = ["backup", "collation", "verify-data"];
+const SCALES: [&str; 5] = [
+    "base-backup",
+    "backup",
+    "collation",
+    "verify-data",
+    "portable-dump",
+];
 /// The application's window: from the writers' stop to the backend's health.
 const WINDOW_FIRST: &str = "stop-writers";
 const WINDOW_LAST: &str = "backend-healthy";

@@ -391,15 +391,21 @@ fn describe(o: &RunOutcome) -> String {
     }
 }
 
-/// The side run's backup was measured; the file itself is a copy of production data.
+/// The side run's backup was measured; the files are a copy of production data (its physical
+/// backup volume is the side project's, removed by the teardown).
 fn discard_backup(state: &crate::engine::recovery::RunState) {
-    let record = state
-        .steps
-        .get("backup")
-        .and_then(|r| r.output.clone())
-        .and_then(|v| serde_json::from_value::<crate::upgrade::outputs::BackupOutput>(v).ok())
-        .and_then(|b| b.record);
-    if let Some(r) = record {
+    let record = |step: &str| {
+        state
+            .steps
+            .get(step)
+            .and_then(|r| r.output.clone())
+            .and_then(|v| v.get("record").cloned())
+            .and_then(|v| serde_json::from_value::<crate::adapters::backup::BackupRecord>(v).ok())
+    };
+    for r in [record("backup"), record("portable-dump")]
+        .into_iter()
+        .flatten()
+    {
         let _ = std::fs::remove_file(&r.path);
     }
 }

@@ -34,7 +34,9 @@ use crate::adapters::postgres::{self, quote_ident, quote_literal};
 use crate::adapters::restore;
 use crate::engine::{StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::outputs::{BackupOutput, RecreateOutput, SCHEMA};
+use crate::upgrade::outputs::{
+    BackupOutput, PhysicalBackup, PortableDumpOutput, RecreateOutput, SCHEMA,
+};
 
 /// The databases of the swap, journaled (in `recreate-postgres`' output) before any exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,14 +131,7 @@ pub async fn restore_backup(
     cx: &StepContext,
     out: &RecreateOutput,
 ) -> Result<(), StepError> {
-    let record =
-        journaled_backup(cx.output_of::<BackupOutput>("backup")).map_err(StepError::new)?;
-    verify_backup(&record).map_err(StepError::new)?;
-    cx.log(format!(
-        "backup {} re-verified (sha256 {})",
-        record.path.display(),
-        record.sha256
-    ));
+    let record = dump_to_restore(env, cx).await?;
 
     let docker = env.docker().await?;
     let plan = &out.plan;
@@ -426,13 +421,97 @@ async fn swap_names(admin: &tokio_postgres::Client, swap: &Swap) -> Result<(), S
     Ok(())
 }
 
-/// The verified backup the journal holds for the run, or why there is none.
-pub fn journaled_backup(output: Option<BackupOutput>) -> Result<BackupRecord, String> {
-    output.and_then(|b| b.record).ok_or_else(|| {
+/// What the disaster path restores from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A verified dump: the window's own (`backup_kind = logical`) or the one `portable-dump`
+    /// made from the physical backup after the window.
+    Dump(BackupRecord),
+    /// Only the physical backup: the dump is made from it first (`upgrade::portable_dump`).
+    Physical(PhysicalBackup),
+}
+
+/// The backup the journal holds for the run, or why there is none.
+pub fn journaled_source(
+    backup: Option<BackupOutput>,
+    portable: Option<PortableDumpOutput>,
+) -> Result<Source, String> {
+    let none = || {
         "the disaster rollback needs the run's verified backup, and the journal has none \
          (the backup step never completed); use the fast rollback: `cutover rollback --yes`"
             .to_string()
-    })
+    };
+    let backup = backup.ok_or_else(none)?;
+    if let Some(r) = backup.record {
+        return Ok(Source::Dump(r));
+    }
+    if let Some(r) = portable.and_then(|p| p.record) {
+        return Ok(Source::Dump(r));
+    }
+    backup.physical.map(Source::Physical).ok_or_else(none)
+}
+
+/// Before anything is undone: the physical backup's volume is still there (its contents are
+/// proven when the dump is made from it: it must recover to the stop's row counts).
+pub fn physical_present(p: &PhysicalBackup) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting a runtime: {e}"))?;
+    let present = rt.block_on(async {
+        let docker = crate::adapters::docker::DockerClient::connect().await?;
+        docker.volume_named(&p.volume).await
+    });
+    match present {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!(
+            "the run's physical backup, volume {}, no longer exists, and no dump was made from \
+             it; restore it from wherever it was copied, or roll back without --disaster",
+            p.volume
+        )),
+        Err(e) => Err(format!("looking for the backup volume {}: {e}", p.volume)),
+    }
+}
+
+/// The dump to restore: the journaled one, re-verified, or one made now from the physical
+/// backup (into the run directory, beside where the window's dump would be).
+async fn dump_to_restore(env: &UpgradeEnv, cx: &StepContext) -> Result<BackupRecord, StepError> {
+    let backup = cx.output_of::<BackupOutput>("backup");
+    let portable = cx.output_of::<PortableDumpOutput>("portable-dump");
+    match journaled_source(backup.clone(), portable).map_err(StepError::new)? {
+        Source::Dump(record) => {
+            verify_backup(&record).map_err(StepError::new)?;
+            cx.log(format!(
+                "backup {} re-verified (sha256 {})",
+                record.path.display(),
+                record.sha256
+            ));
+            Ok(record)
+        }
+        Source::Physical(p) => {
+            let backup = backup.expect("a physical source comes from the backup output");
+            cx.log(format!(
+                "dumping the physical backup in volume {} (recovered to {}) first",
+                p.volume, p.catch_up.stop_lsn
+            ));
+            let record = crate::upgrade::portable_dump::from_physical(
+                env,
+                &backup,
+                &p,
+                cx.run_dir(),
+                &backup.file_name,
+                |_| {},
+            )
+            .await
+            .context("dumping the physical backup for the restore")?;
+            cx.log(format!(
+                "dump {} made from the physical backup (sha256 {})",
+                record.path.display(),
+                record.sha256
+            ));
+            Ok(record)
+        }
+    }
 }
 
 /// The backup file still is the one that was verified: its sha256 equals the journaled one.

@@ -1,6 +1,12 @@
 //! Action `backup`: with every writer stopped, take the "before" fingerprint of every table and
-//! the final dump (custom format, exec'd with no TTY, streamed to a 0600 file in the run
-//! directory), verified by size, sha256 and `pg_restore --list`.
+//! the backup of the state at the stop:
+//! - physical (`base-backup` took the base while the application ran): receive the WAL from
+//!   the base's slot up to the server's current position into the base, then drop the slot.
+//!   Seconds, whatever the database's size; `portable-dump` makes the dump from it after the
+//!   window;
+//! - logical (`backup_kind = logical`, or no base): the final dump (custom format, exec'd with
+//!   no TTY, streamed to a 0600 file in the run directory), verified by size, sha256 and
+//!   `pg_restore --list`.
 //!
 //! The fingerprint is taken here, with the backup, because this is the last moment the data is
 //! known to be still and pre-upgrade: `verify-data` compares against it before the writers
@@ -14,9 +20,10 @@ use async_trait::async_trait;
 use super::meta;
 use crate::adapters::backup;
 use crate::adapters::fingerprint::{self, Fingerprint};
+use crate::adapters::physical_backup;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::outputs::{BackupOutput, SCHEMA};
+use crate::upgrade::outputs::{BackupOutput, BaseBackupOutput, PhysicalBackup, SCHEMA};
 
 pub struct Backup {
     pub env: Arc<UpgradeEnv>,
@@ -32,10 +39,18 @@ impl Step for Backup {
 
     fn touches(&self) -> Vec<String> {
         vec![
-            format!(
-                "{}: pg_dump -Fc into <run dir>/{}-<time>.dump",
-                self.env.facts.postgres.container, self.env.project
-            ),
+            if self.env.physical_backup {
+                format!(
+                    "{}: the WAL since the base backup, into its volume; the slot dropped \
+                     (pg_dump -Fc instead when there is no base)",
+                    self.env.facts.postgres.container
+                )
+            } else {
+                format!(
+                    "{}: pg_dump -Fc into <run dir>/{}-<time>.dump",
+                    self.env.facts.postgres.container, self.env.project
+                )
+            },
             format!("every table of schema {SCHEMA}: row count and checksum"),
         ]
     }
@@ -47,6 +62,26 @@ impl Step for Backup {
     async fn run(&self, cx: &StepContext) -> Result<Finish, StepError> {
         let docker = self.env.docker().await?;
         let target = self.env.backup_target().await?;
+        let base = cx
+            .output_of::<BaseBackupOutput>("base-backup")
+            .filter(|b| b.record.is_some());
+        if let Some(BackupOutput {
+            physical: Some(p), ..
+        }) = cx.output::<BackupOutput>()
+        {
+            // A resumed run: the WAL was received and the slot dropped; nothing has written
+            // since (the writers are still stopped, checked below).
+            cx.log(format!(
+                "physical backup already caught up to {} in volume {}",
+                p.catch_up.stop_lsn, p.volume
+            ));
+            let client = self.env.connect().await?;
+            if let Some(b) = &base {
+                physical_backup::drop_slot(&client, &b.slot).await?;
+            }
+            super::sessions::refuse_late_clients(&self.env, &client, "during the backup").await?;
+            return Ok(Finish::Ok);
+        }
         if let Some(BackupOutput {
             record: Some(r),
             fingerprint_before,
@@ -85,8 +120,51 @@ impl Step for Backup {
             fingerprint_before: fp,
             file_name: file_name.clone(),
             record: None,
+            physical: None,
         };
         cx.save_output(&out)?;
+        if let Some(base) = base {
+            let target = self.env.physical_target(cx.run_dir()).await?;
+            let client = self.env.connect().await?;
+            // The checkpoint flushes every WAL record (an idle server may hold some unflushed
+            // for seconds, and the receiver gets only flushed WAL); `checkpoint` would do it
+            // just after anyway, so it costs the window nothing.
+            crate::adapters::postgres::checkpoint(&client)
+                .await
+                .context("CHECKPOINT before the WAL is received")?;
+            let stop_lsn: String = client
+                .query_one("SELECT pg_current_wal_flush_lsn()::text", &[])
+                .await
+                .map_err(|e| StepError::new("reading the WAL position").with_cause(e))?
+                .get(0);
+            // The receiver stops only once it has WAL beyond the stop; a segment switch gives
+            // it that at once (an idle server may write nothing more for a long while).
+            client
+                .batch_execute("SELECT pg_switch_wal()")
+                .await
+                .map_err(|e| StepError::new("pg_switch_wal()").with_cause(e))?;
+            let caught = physical_backup::catch_up(docker, &target, &stop_lsn)
+                .await
+                .context("catching the physical backup up to the stop")?;
+            physical_backup::drop_slot(&client, &base.slot).await?;
+            cx.log(format!(
+                "physical backup: WAL up to {stop_lsn} received ({} segments, {} bytes) in {:.2} s into volume {}; slot {} dropped",
+                caught.segments,
+                caught.wal_bytes,
+                caught.ms as f64 / 1000.0,
+                base.volume,
+                base.slot
+            ));
+            out.physical = Some(PhysicalBackup {
+                volume: base.volume.clone(),
+                image: base.image.clone(),
+                base: base.record.clone().expect("filtered on record"),
+                catch_up: caught,
+            });
+            cx.save_output(&out)?;
+            super::sessions::refuse_late_clients(&self.env, &client, "during the backup").await?;
+            return Ok(Finish::Ok);
+        }
         let tables = table_names(&out.fingerprint_before);
         let record = backup::dump(
             docker,

@@ -1,5 +1,7 @@
 //! Check `disk-space`: room for the backup where the run directory lives (the dump is at most
-//! about the database's size) and for images and growth in Docker's data root.
+//! about the database's size) and for images and growth in Docker's data root, which also
+//! holds the physical backup's volume (the whole cluster's size) with `backup_kind = physical`.
+//! When both are one filesystem, the needs add up.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -59,6 +61,19 @@ impl Step for DiskSpace {
             .await
             .context("reading the database size")?
             .max(0) as u64;
+        let physical = if self.env.physical_backup {
+            let row = client
+                .query_one(
+                    "SELECT sum(pg_database_size(oid))::bigint FROM pg_database \
+                     WHERE datallowconn",
+                    &[],
+                )
+                .await
+                .context("reading the cluster's size")?;
+            row.get::<_, Option<i64>>(0).unwrap_or(0).max(0) as u64
+        } else {
+            0
+        };
         let dir = existing_ancestor(cx.run_dir());
         let backup = free_space(&dir).with_context(|| format!("statvfs {}", dir.display()))?;
         let docker = self.env.docker().await?;
@@ -74,19 +89,29 @@ impl Step for DiskSpace {
                 pulls += 1;
             }
         }
-        let out = DiskOutput {
+        let mut out = DiskOutput {
             database_bytes: db,
             backup_dir: dir,
             backup_free: backup.free_bytes,
             backup_need: db + BACKUP_MARGIN,
             data_root: root.path.clone(),
             data_root_free: root.free_bytes,
-            data_root_need: DATA_ROOT_MARGIN + pulls * PULL_ESTIMATE,
+            data_root_need: DATA_ROOT_MARGIN + pulls * PULL_ESTIMATE + physical,
         };
+        if same_filesystem(&out.backup_dir, &out.data_root) {
+            let both = out.backup_need + out.data_root_need;
+            out.backup_need = both;
+            out.data_root_need = both;
+        }
         cx.save_output(&out)?;
         cx.log(format!(
-            "database {}; backup filesystem {} free, need {}; data root {} free, need {}",
+            "database {}{}; backup filesystem {} free, need {}; data root {} free, need {}",
             mib(db),
+            if physical > 0 {
+                format!(", physical backup {}", mib(physical))
+            } else {
+                String::new()
+            },
             mib(out.backup_free),
             mib(out.backup_need),
             mib(out.data_root_free),
@@ -117,6 +142,15 @@ impl Step for DiskSpace {
             }
         }
         Ok(Finish::Ok)
+    }
+}
+
+/// Whether two paths are on one device (unknown, e.g. a remote engine's data root: no).
+fn same_filesystem(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev(),
+        _ => false,
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod backend_healthy;
 pub mod backup;
+pub mod base_backup;
 pub mod checkpoint;
 pub mod cluster_facts;
 pub mod collation;
@@ -21,6 +22,7 @@ pub mod extensions_available;
 pub mod locales;
 pub mod major_version;
 pub mod migrations;
+pub mod portable_dump;
 pub mod postgres_ready;
 pub mod preload_libraries;
 pub mod pull_images;
