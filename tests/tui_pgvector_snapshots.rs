@@ -79,8 +79,8 @@ fn result_after_a_rollback_from_the_result_screen_shows_the_rollback() {
     let text = render(&s, 120, 40);
     for shown in [
         "path: fast",
-        "wall time: 11.0s",
-        "undone: start-writers",
+        "wall time: 13.0s",
+        "undone: portable-dump, start-writers",
         "resumed at checkpoint",
         "users: +12 rows written while the upgrade stood, kept",
         "2 pre-existing tables as expected",

@@ -104,8 +104,8 @@ async fn a_seeded_stack_is_upgraded() {
         .count();
     assert_eq!(unpublished, 1, "{out}");
     // 16 checks (9 of them probe the target image, one reads the rehearsal), 3 sign-offs,
-    // 14 actions.
-    assert_eq!(planned.len(), 33);
+    // 16 actions (base-backup before the window, portable-dump after it).
+    assert_eq!(planned.len(), 35);
 
     // postgres runs the "after" image on the same volume, and the old one is kept.
     let image = docker(&["inspect", "-f", "{{.Config.Image}} {{.State.Running}}", &pg]);
