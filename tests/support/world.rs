@@ -1,7 +1,8 @@
 //! "The world" of a test-bed stack, as an operator would check it after a rollback: every
 //! container of the project (id, name, image, state, restart policy, labels), the compose
-//! file's bytes, the project's volumes and networks, the database's extensions and every
-//! table with its fingerprint, and whether cutover's lock is free. Two snapshots compare field
+//! file's bytes, the project's volumes and networks, the database's extensions, its
+//! replication slots (a forgotten one keeps WAL for ever) and every table with its
+//! fingerprint, and whether cutover's lock is free. Two snapshots compare field
 //! by field, and [`World::diff`] names each difference in words.
 //!
 //! What belongs to the project: anything carrying its Compose label, and anything whose name
@@ -45,6 +46,7 @@ pub struct World {
     pub networks: Vec<String>,
     /// `name version`.
     pub extensions: Vec<String>,
+    pub slots: Vec<String>,
     /// Table name to `rows/checksum`; the growing table as `(growing)`.
     pub tables: BTreeMap<String, String>,
     /// The holder written in the lock file; empty when free.
@@ -63,6 +65,16 @@ impl World {
             )
             .await
             .expect("list extensions")
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect();
+        let slots = db
+            .query(
+                "SELECT slot_name::text FROM pg_replication_slots ORDER BY 1",
+                &[],
+            )
+            .await
+            .expect("list replication slots")
             .iter()
             .map(|r| r.get::<_, String>(0))
             .collect();
@@ -90,6 +102,7 @@ impl World {
             volumes: names(project, "volume", "{{.Name}}"),
             networks: names(project, "network", "{{.Name}}"),
             extensions,
+            slots,
             tables,
             lock: lock_holder(stack.dir()),
         }
@@ -146,6 +159,7 @@ impl World {
             ));
         }
         d.extend(list_diff("volume", &before.volumes, &self.volumes));
+        d.extend(list_diff("replication slot", &before.slots, &self.slots));
         d.extend(list_diff("network", &before.networks, &self.networks));
         d.extend(list_diff("extension", &before.extensions, &self.extensions));
         d.extend(map_diff("table", &before.tables, &self.tables));

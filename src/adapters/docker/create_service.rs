@@ -184,7 +184,12 @@ impl DockerClient {
     /// Removes the named volume `<project>_<name>`; an absent one is success. Returns its
     /// engine name.
     pub async fn remove_volume(&self, project: &str, name: &str) -> Result<String> {
-        let full = format!("{project}_{name}");
+        self.remove_volume_named(&format!("{project}_{name}")).await
+    }
+
+    /// Removes the volume `full` (its engine name); an absent one is success.
+    pub async fn remove_volume_named(&self, full: &str) -> Result<String> {
+        let full = full.to_string();
         match self
             .docker
             .remove_volume(

@@ -7,8 +7,11 @@
 //! right, `max_wal_senders = 0`) is not a reason to stop: the step says why and the window falls
 //! back to `pg_dump`, as with `backup_kind = logical`.
 //!
-//! Undo drops the slot (a forgotten slot keeps WAL on the live disk for ever) and keeps the
-//! volume: a backup is deleted by the operator only; the log names it.
+//! Undo drops the slot (a forgotten slot keeps WAL on the live disk for ever). The volume:
+//! - on the fast path it is removed: this undo runs last, after the rollback's check showed the
+//!   old server holds every row on the very files the backup copied, so it is a redundant copy
+//!   (the run's dump, if `portable-dump` made one, stays in the run directory);
+//! - on the disaster path it is kept (it is what the restore came from), and the log names it.
 
 use std::sync::Arc;
 
@@ -84,6 +87,11 @@ impl Step for BaseBackup {
             }
             Err(e) => {
                 physical_backup::drop_slot(&client, &target.slot).await?;
+                // Nothing of use is in it; the window's dump goes to the run directory.
+                docker
+                    .remove_volume_named(&out.volume)
+                    .await
+                    .map_err(|e| StepError::new("removing the unused volume").with_cause(e))?;
                 let why = crate::secrets::hide(&format!("{e:#}"));
                 out.refused = Some(why.clone());
                 cx.save_output(&out)?;
@@ -104,12 +112,23 @@ impl Step for BaseBackup {
         if physical_backup::drop_slot(&client, &out.slot).await? {
             cx.log(format!("replication slot {} dropped", out.slot));
         }
-        if out.record.is_some() {
+        if cx.disaster_rollback() {
             cx.log(format!(
                 "physical backup kept in volume {} (remove it with `docker volume rm {}`)",
                 out.volume, out.volume
             ));
+            return Ok(());
         }
+        let docker = self.env.docker().await?;
+        docker
+            .remove_volume_named(&out.volume)
+            .await
+            .map_err(|e| StepError::new("removing the physical backup's volume").with_cause(e))?;
+        cx.log(format!(
+            "volume {} removed: the old server runs on the files it copied, as the rollback's \
+             check showed",
+            out.volume
+        ));
         Ok(())
     }
 }
