@@ -113,7 +113,7 @@ async fn the_physical_backup_is_the_state_at_the_stop() {
         .as_str()
         .expect("a physical backup")
         .to_string();
-    assert_eq!(volumes(stack.project()), [volume.clone()]);
+    assert_eq!(volumes(stack.project()), std::slice::from_ref(&volume));
     assert!(slots(&stack).await.is_empty(), "no slot is left");
     assert!(
         physical["catch_up"]["segments"].as_u64().unwrap() >= 1,
