@@ -26,6 +26,60 @@ pub async fn bare_restart(container: &str) -> Result<f64> {
     Ok(t.elapsed().as_secs_f64() * 1000.0)
 }
 
+/// The floor of any physical copy (issue 14's baseline): postgres stopped cleanly, then ONE
+/// `docker run` of its own image doing `cp -a` of the data volume into a fresh volume on the
+/// same disk, then started again. Returns the copy's wall time in ms (the `docker run`
+/// included, as cutover's helper container is in its figure); the volume is removed.
+pub async fn bare_copy(container: &str) -> Result<f64> {
+    let image = docker(&["inspect", "-f", "{{.Config.Image}}", container]).await?;
+    let mount = docker(&[
+        "inspect",
+        "-f",
+        "{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Name}}:{{.Destination}}{{end}}{{end}}",
+        container,
+    ])
+    .await?;
+    let (volume, _) = mount.trim().split_once(':').context("the data volume")?;
+    let copy = format!("{container}-benchcopy");
+    docker(&["volume", "create", &copy]).await?;
+    docker(&["stop", container]).await?;
+    let t = Instant::now();
+    let ran = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &format!("{volume}:/from:ro"),
+        "-v",
+        &format!("{copy}:/to"),
+        "--entrypoint",
+        "cp",
+        image.trim(),
+        "-a",
+        "/from/.",
+        "/to/",
+    ])
+    .await;
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    docker(&["start", container]).await?;
+    docker(&["volume", "rm", &copy]).await?;
+    ran?;
+    // The next measurement needs the server up, not only its container.
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while docker(&["exec", container, "pg_isready", "-q"])
+        .await
+        .is_err()
+    {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{container} not ready after the copy"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(ms)
+}
+
 /// cutover's recreate of `container` on `image`, as the plan's steps do it; returns the plan
 /// (for `restore_old`) and the wall time from the stop to "ready" in ms.
 pub async fn cutover_recreate(

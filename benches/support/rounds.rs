@@ -128,6 +128,17 @@ pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
         s.push("upgrade_wall_ms.cutover", f.wall_ms);
         s.push("backup_mbps.cutover", cx.mbps(cx.db_bytes, f.dump_ms));
         s.push("backup_ms.cutover", f.dump_ms);
+        s.push("fingerprint_ms.cutover", f.fingerprint_ms);
+        for (k, v) in [
+            ("verify_ms.cutover", f.verify_ms),
+            ("base_backup_ms.cutover", f.base_ms),
+            ("portable_dump_ms.cutover", f.portable_ms),
+        ] {
+            if let Some(v) = v {
+                s.push(k, v);
+            }
+        }
+        s.push("backup_physical", if f.physical { 1.0 } else { 0.0 });
         s.push("backup_file_mb.cutover", f.dump_bytes as f64 / 1e6);
         if let Some(v) = f.reported_db_downtime_ms {
             s.push("db_down_reported.cutover", v);
@@ -218,6 +229,11 @@ pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
     s.push("db_down.bare", db.finish().await.longest_ms());
     cx.timed("bare restart", t);
 
+    // B1b: the floor of a physical copy, `cp -a` of the stopped data directory.
+    let t = Instant::now();
+    s.push("backup_ms.cp", db_ops::bare_copy(&pg).await?);
+    cx.timed("bare cp -a of the stopped data directory", t);
+
     // cutover's dump alone, when the run did not take one.
     if !cx.full {
         let t = Instant::now();
@@ -240,6 +256,11 @@ pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
     let (db, app) = (db.finish().await, app.finish().await);
     s.push("db_down.guide", db.longest_ms());
     s.push("app_down.guide", app.total_ms());
+    // The guide leaves the text indexes in the old C library's order; the safe floor on this
+    // swap is the guide plus a bare REINDEX of the same indexes (measured this round).
+    if let Some(r) = s.get("reindex_fwd_ms.bare").last().copied() {
+        s.push("app_down.guide_reindex", app.total_ms() + r);
+    }
     s.push("backup_mbps.plain", cx.mbps(cx.db_bytes, g.dump_ms));
     s.push("backup_ms.plain", g.dump_ms);
     s.push("backup_file_mb.plain", g.dump_bytes as f64 / 1e6);

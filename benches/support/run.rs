@@ -3,9 +3,13 @@
 //! `fast_rollback`). The test images stand in for the registry ones (`--pull never`); qdrant is
 //! left unpublished so nothing binds a host port.
 //!
-//! The backup figure is read from the run's own journal: the `backup` step journals its output
-//! once before `pg_dump` starts (after the "before" fingerprint) and again once the dump is
-//! streamed, hashed, fsync'd and verified; the time between the two records is the dump.
+//! The backup figures are read from the run's own journal. The `backup` step (in the window)
+//! journals its output once after the "before" fingerprint and again once its backup is whole:
+//! the time between the two records is the in-window backup (with `backup_kind = physical`:
+//! CHECKPOINT, segment switch, WAL received into the base, slot dropped; with `logical`: the
+//! dump streamed, hashed, fsync'd and verified). The time from the step's start to its first
+//! record is the "before" fingerprint (verification, reported apart). The base backup (before
+//! the window) and the portable dump (after it) are their steps' durations.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -50,8 +54,15 @@ pub async fn available(dir: &Path) -> bool {
 pub struct RunFigures {
     pub wall_ms: f64,
     pub run_dir: PathBuf,
-    /// pg_dump + sha256 + fsync + verify, from the journal.
+    /// The in-window backup, from the journal (see the module's doc).
     pub dump_ms: f64,
+    /// The "before" fingerprint inside `backup`, and `verify-data`'s whole step.
+    pub fingerprint_ms: f64,
+    pub verify_ms: Option<f64>,
+    /// The base backup before the window, the portable dump after it (physical only).
+    pub base_ms: Option<f64>,
+    pub portable_ms: Option<f64>,
+    pub physical: bool,
     pub dump_bytes: u64,
     pub dump_path: PathBuf,
     /// cutover's own figures from its report (for cross-checking the probes).
@@ -81,13 +92,20 @@ pub async fn run(dir: &Path) -> Result<RunFigures> {
         bail!("cutover run failed:\n{}\n{}", out.stdout, out.stderr);
     }
     let run_dir = latest_run(dir)?;
-    let (dump_ms, record) = dump_from_journal(&run_dir)?;
+    let j = Journal::read(&run_dir)?;
+    let (fingerprint_ms, dump_ms, physical) = j.backup()?;
+    let record = j.dump_record().context("the run made no dump")?;
     let report: Value = serde_json::from_slice(&std::fs::read(run_dir.join("report.json"))?)
         .context("report.json")?;
     let fig = |k: &str| find_number(&report, k);
     Ok(RunFigures {
         wall_ms,
         dump_ms,
+        fingerprint_ms,
+        verify_ms: j.step_ms("verify-data"),
+        base_ms: j.step_ms("base-backup"),
+        portable_ms: j.step_ms("portable-dump"),
+        physical,
         dump_bytes: record["bytes"].as_u64().unwrap_or(0),
         dump_path: PathBuf::from(record["path"].as_str().unwrap_or_default()),
         reported_db_downtime_ms: fig("db_downtime_ms"),
@@ -105,27 +123,74 @@ fn latest_run(dir: &Path) -> Result<PathBuf> {
     runs.pop().context("no run directory")
 }
 
-/// (ms between the backup step's two output records, the final BackupRecord).
-fn dump_from_journal(run_dir: &Path) -> Result<(f64, Value)> {
-    let text = std::fs::read_to_string(run_dir.join("journal.jsonl"))?;
-    let outs: Vec<Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["type"] == "step_output" && v["step"] == "backup")
-        .collect();
-    let at = |v: &Value| -> Result<chrono::DateTime<chrono::Utc>> {
-        Ok(v["at"].as_str().context("record time")?.parse()?)
-    };
-    let (first, last) = match outs.as_slice() {
-        [f, .., l] => (f, l),
-        _ => bail!("the journal has no pair of backup outputs"),
-    };
-    let record = last["output"]["record"].clone();
-    if record.is_null() {
-        bail!("the backup step never journaled a finished record");
+/// The run's journal, for the backup figures.
+struct Journal(Vec<Value>);
+
+impl Journal {
+    fn read(run_dir: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(run_dir.join("journal.jsonl"))?;
+        Ok(Journal(
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .collect(),
+        ))
     }
-    let ms = (at(last)? - at(first)?).num_milliseconds() as f64;
-    Ok((ms, record))
+
+    fn at(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+        v["at"].as_str()?.parse().ok()
+    }
+
+    fn first(&self, kind: &str, step: &str) -> Option<&Value> {
+        self.0
+            .iter()
+            .find(|v| v["type"] == kind && v["step"] == step)
+    }
+
+    /// A step's duration, start to finish (None when it did not finish).
+    fn step_ms(&self, step: &str) -> Option<f64> {
+        let a = Self::at(self.first("step_started", step)?)?;
+        let b = Self::at(self.first("step_finished", step)?)?;
+        Some((b - a).num_milliseconds() as f64)
+    }
+
+    /// (fingerprint ms, in-window backup ms, physical?) of the `backup` step.
+    fn backup(&self) -> Result<(f64, f64, bool)> {
+        let outs: Vec<&Value> = self
+            .0
+            .iter()
+            .filter(|v| v["type"] == "step_output" && v["step"] == "backup")
+            .collect();
+        let (first, last) = match outs.as_slice() {
+            [f, .., l] => (*f, *l),
+            _ => bail!("the journal has no pair of backup outputs"),
+        };
+        let started = self
+            .first("step_started", "backup")
+            .and_then(Self::at)
+            .context("backup start")?;
+        let (f, l) = (
+            Self::at(first).context("record time")?,
+            Self::at(last).context("record time")?,
+        );
+        let physical = !last["output"]["physical"].is_null();
+        Ok((
+            (f - started).num_milliseconds() as f64,
+            (l - f).num_milliseconds() as f64,
+            physical,
+        ))
+    }
+
+    /// The finished dump: the window's own, else the portable one.
+    fn dump_record(&self) -> Option<Value> {
+        ["backup", "portable-dump"].iter().find_map(|step| {
+            self.0
+                .iter()
+                .rev()
+                .filter(|v| v["type"] == "step_output" && v["step"] == *step)
+                .map(|v| v["output"]["record"].clone())
+                .find(|r| !r.is_null())
+        })
+    }
 }
 
 /// The first number under key `k` anywhere in `v` (report layouts nest figures).

@@ -5,10 +5,12 @@
 //! answers index scans wrongly.
 //!
 //! After the recreate and before any writer comes back, this step:
-//! 1. amchecks every collatable btree index (policy `skip` aside);
-//! 2. decides whether the order changed: the images' C libraries differ or are unknown, the
-//!    database's recorded collation version differs from the server's, or amcheck found a
-//!    broken index (proof enough; bt_index_check can miss the misordering of others);
+//! 1. decides whether the order changed: the images' C libraries differ or are unknown, the
+//!    database's recorded collation version differs from the server's;
+//! 2. unless that already decides a rebuild of every index (`auto` with a change, or
+//!    `reindex-all`), amchecks every collatable btree index: a broken one is proof enough of a
+//!    change (bt_index_check can miss the misordering of others). Skipped when everything is
+//!    rebuilt anyway, it would only lengthen the window;
 //! 3. REINDEXes per policy: all listed indexes when the order changed (`auto`), or always
 //!    (`reindex-all`); only the broken ones otherwise (`check`, or `auto` with no change). The
 //!    output is saved after every rebuild, so the journal names what was rebuilt even if the
@@ -103,10 +105,6 @@ impl Step for Collation {
         let (recorded, actual) = collation::collation_versions(&client)
             .await
             .context("reading collation versions")?;
-        let (amcheck, findings) = collation::check_all(&client, true, false)
-            .await
-            .context("checking collatable indexes with amcheck")?;
-        let broken = findings.iter().filter(|f| failed(f)).count();
         if libc_before.is_none() || libc_after.is_none() {
             out.changed_because
                 .push("the C library of an image is unknown".into());
@@ -122,6 +120,21 @@ impl Step for Collation {
                 actual.as_deref().unwrap_or("none")
             ));
         }
+        // When every index is rebuilt whatever a check finds, checking them first only costs
+        // window time: the check after the rebuild is what proves the repair.
+        let certain =
+            policy == "reindex-all" || (policy == "auto" && !out.changed_because.is_empty());
+        let (mut amcheck, findings) = collation::check_all(&client, !certain, false)
+            .await
+            .context("checking collatable indexes with amcheck")?;
+        if certain && amcheck.is_none() && !findings.is_empty() {
+            amcheck = Some(
+                postgres::create_extension(&client, "amcheck")
+                    .await
+                    .context("creating amcheck for the check after the rebuild")?,
+            );
+        }
+        let broken = findings.iter().filter(|f| failed(f)).count();
         if broken > 0 {
             out.changed_because.push(format!(
                 "amcheck found {broken} index(es) out of order for this server"
