@@ -29,13 +29,15 @@ use support::cutover::{
 };
 
 /// Every action boundary in plan order (a resumed run passes each once), plus the last pre-flight check and the two mid-step points: after
-/// the backup's fingerprint is journaled (dump not taken), and with the old postgres parked
-/// but no new container yet.
-const POINTS: [&str; 17] = [
+/// the backup's fingerprint is journaled (the WAL not yet received), and with the old postgres
+/// parked but no new container yet.
+const POINTS: [&str; 19] = [
     "kill-after:sessions",
     "kill-after:pull-images",
     "kill-after:edit-compose",
     "kill-after:start-qdrant",
+    // The base is in its volume and its replication slot holds WAL: both must go.
+    "kill-after:base-backup",
     "kill-after:stop-writers",
     "kill-during:backup:2",
     "kill-after:backup",
@@ -49,6 +51,7 @@ const POINTS: [&str; 17] = [
     "kill-after:verify-data",
     "kill-after:start-writers",
     "kill-after:backend-healthy",
+    "kill-after:portable-dump",
 ];
 
 fn assert_killed(o: &Output, point: &str) {
@@ -61,7 +64,8 @@ fn assert_killed(o: &Output, point: &str) {
     );
 }
 
-/// The pre-upgrade world: old image, no vector, no extra container, data as at the start.
+/// The pre-upgrade world: old image, no vector, no extra container, data as at the start, no
+/// replication slot, no backup volume.
 async fn assert_rolled_back(stack: &Stack, start: &Fingerprint, what: &str) {
     let p = stack.project();
     assert_eq!(
@@ -76,6 +80,28 @@ async fn assert_rolled_back(stack: &Stack, start: &Fingerprint, what: &str) {
     assert!(!has_vector(stack).await, "{what}: vector still installed");
     assert_data_kept(stack, start, what).await;
     assert_no_lock(stack.dir(), what);
+    // The physical backup's slot and volume go with the fast rollback.
+    let slots: Vec<String> = stack
+        .connect()
+        .await
+        .query("SELECT slot_name::text FROM pg_replication_slots", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        slots.is_empty(),
+        "{what}: replication slots left: {slots:?}"
+    );
+    let volumes = support::docker(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name={p}_cutover-backup"),
+    ]);
+    assert!(volumes.is_empty(), "{what}: backup volume left: {volumes}");
 }
 
 /// The upgraded world: new image, vector, qdrant, the old container parked.

@@ -268,18 +268,41 @@ pub async fn catch_up(
     })
 }
 
-/// Drops `slot` if it exists (idempotent). A slot still in use by a receiver that was killed
-/// with its helper container is released when the engine removes the container.
+/// Drops `slot` if it exists (idempotent). A slot still held by a receiver (a cutover killed
+/// mid-backup leaves its helper running) is freed first: that receiver's walsender is
+/// terminated, then the drop is retried for up to 10 s.
 pub async fn drop_slot(client: &tokio_postgres::Client, slot: &str) -> Result<bool> {
-    let rows = client
-        .query(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
-             WHERE slot_name = $1",
-            &[&slot],
-        )
-        .await
-        .with_context(|| format!("dropping replication slot {slot}"))?;
-    Ok(!rows.is_empty())
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        client
+            .execute(
+                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots \
+                 WHERE slot_name = $1 AND active",
+                &[&slot],
+            )
+            .await
+            .with_context(|| format!("freeing replication slot {slot}"))?;
+        match client
+            .query(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+                 WHERE slot_name = $1",
+                &[&slot],
+            )
+            .await
+        {
+            Ok(rows) => return Ok(!rows.is_empty()),
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "dropping replication slot {slot}: drop it by hand with \
+                     SELECT pg_drop_replication_slot('{slot}')"
+                )));
+            }
+        }
+    }
 }
 
 /// Starts the backup in `volume` as a server of its own (old `image`, no network) and runs
