@@ -3,13 +3,13 @@
 //! run ends with the same verified `.dump` a logical backup gives, for `rollback --disaster`
 //! and for any other machine. Its time is not downtime: the writers are already back.
 //!
-//! A failure here fails the run like any other step: a backup that cannot be shown whole is
-//! not one, and the old container is still there for the rollback that follows.
+//! A failure here is a warning, not a failed run: the upgrade was verified before the writers
+//! came back, and rolling it back for a copy would cost a second window. The warning names
+//! the volume and what makes the dump later (the disaster path makes it when it needs it).
 //! Undo keeps the file: a backup is never deleted.
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use async_trait::async_trait;
 
 use super::{earlier, meta};
@@ -61,7 +61,7 @@ impl Step for PortableDump {
             record: None,
         };
         cx.save_output(&out)?;
-        let record = crate::upgrade::portable_dump::from_physical(
+        let made = crate::upgrade::portable_dump::from_physical(
             &self.env,
             &before,
             &physical,
@@ -69,8 +69,20 @@ impl Step for PortableDump {
             &out.file_name,
             |bytes| cx.progress(bytes, None, "bytes"),
         )
-        .await
-        .context("dumping the physical backup")?;
+        .await;
+        let record = match made {
+            Ok(r) => r,
+            // The upgrade itself was verified before the writers came back; rolling it back
+            // for a copy would cost a second window. Said loudly instead, with the way on.
+            Err(e) => {
+                return Ok(Finish::Warning(crate::secrets::hide(&format!(
+                    "no portable dump: {e:#}. The upgrade stands; the backup of the state at \
+                     the stop is volume {} (the old image's files), and `cutover rollback \
+                     --disaster` makes the dump from it when it needs one",
+                    physical.volume
+                ))));
+            }
+        };
         cx.log(format!(
             "the physical backup in {} recovered to the stop ({} tables counted) and was dumped: \
              {} ({} bytes, sha256 {})",
