@@ -65,6 +65,7 @@ pub struct Partial {
     pub backend_health_status: Option<String>,
     pub rehearsal_max_age_hours: Option<u64>,
     pub rehearsal_max_growth_pct: Option<u64>,
+    pub rehearse_app: Option<bool>,
 }
 
 const KEYS: &[&str] = &[
@@ -97,8 +98,11 @@ const KEYS: &[&str] = &[
     "backend_health_status",
     "rehearsal_max_age_hours",
     "rehearsal_max_growth_pct",
+    "rehearse_app",
 ];
 
+/// Keys whose environment value is true or false.
+const BOOL_KEYS: &[&str] = &["auto_rollback", "rehearse_app"];
 /// Keys whose environment value is a comma-separated list.
 const LIST_KEYS: &[&str] = &["extra_writer_services"];
 /// Keys whose environment value is a whole number.
@@ -205,6 +209,10 @@ pub struct Config {
     pub rehearsal_max_age_hours: u64,
     /// Nor one after which the database grew by more than this percentage (default 20).
     pub rehearsal_max_growth_pct: u64,
+    /// `cutover rehearse` also starts a copy of the application's writers (backend, worker,
+    /// extra writers) on the side stack, so the forecast holds their stop, start and health
+    /// (default false: an application may send mail or consume queues).
+    pub rehearse_app: bool,
     /// Where each key's value came from, for `config --print`.
     #[serde(skip)]
     pub sources: BTreeMap<&'static str, String>,
@@ -338,7 +346,7 @@ fn parse_env(env: &BTreeMap<String, String>) -> Result<Partial, ConfigError> {
                 "environment variable {name}: unknown key `{key}`"
             )));
         }
-        let v = if key == "auto_rollback" {
+        let v = if BOOL_KEYS.contains(&key.as_str()) {
             match value.as_str() {
                 "true" | "1" | "yes" => toml::Value::Boolean(true),
                 "false" | "0" | "no" => toml::Value::Boolean(false),
@@ -419,7 +427,8 @@ fn merge(
         backend_health_url,
         backend_health_status,
         rehearsal_max_age_hours,
-        rehearsal_max_growth_pct
+        rehearsal_max_growth_pct,
+        rehearse_app
     );
 }
 
@@ -604,6 +613,7 @@ fn resolve(
             .unwrap_or_else(|| "qdrant/qdrant:latest".into()),
         plan: p.plan.unwrap_or_else(|| "pgvector".into()),
         auto_rollback: p.auto_rollback.unwrap_or(true),
+        rehearse_app: p.rehearse_app.unwrap_or(false),
         sources,
     })
 }

@@ -212,3 +212,46 @@ fn database_and_user_are_unset_unless_given_and_then_printed() {
         "{text}"
     );
 }
+
+#[test]
+fn rehearse_app_is_off_by_default_and_set_from_the_file_or_the_environment() {
+    let tmp = stack();
+    let out = cutover(tmp.path(), &["config", "--print"], &[]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("rehearse_app = false  # default"), "{said}");
+
+    std::fs::write(tmp.path().join("cutover.toml"), "rehearse_app = true\n").unwrap();
+    let out = cutover(tmp.path(), &["config", "--print"], &[]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("rehearse_app = true  # "), "{said}");
+
+    let out = cutover(
+        tmp.path(),
+        &["config", "--print"],
+        &[("CUTOVER_REHEARSE_APP", "no")],
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("rehearse_app = false  # "), "{said}");
+
+    let out = cutover(
+        tmp.path(),
+        &["config", "--print"],
+        &[("CUTOVER_REHEARSE_APP", "maybe")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "CUTOVER_REHEARSE_APP: bad value for key `rehearse_app`: expected true or false"
+        ),
+        "{err}"
+    );
+    std::fs::write(tmp.path().join("cutover.toml"), "rehearse_app = \"yes\"\n").unwrap();
+    let out = cutover(tmp.path(), &["config", "--print"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cutover.toml:1: bad value for key `rehearse_app`"),
+        "{err}"
+    );
+}

@@ -12,6 +12,10 @@
 //!   cutover's reason and the server's own words (the target is started on the copy after the
 //!   pre-flight refused), and still leaves nothing; the real run is then refused by the `rehearsal` check
 //!   (exit 2, nothing stopped);
+//! - with `rehearse_app` on, copies of the backend and worker run on the side stack: the side
+//!   run stops and starts them and waits for the backend's health, the forecast's app downtime
+//!   holds it, the live app containers are untouched, and nothing is left; off (the default),
+//!   no copy of the app is ever created;
 //! - a fault injected after the recreate, inside the side run, fails it the same way: the
 //!   teardown does not depend on how far the rehearsal got.
 
@@ -78,6 +82,145 @@ fn rehearsal_json(dir: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(last.join("rehearsal.json")).unwrap()).unwrap()
 }
 
+/// Polls the engine's container names starting with `prefix` until `stop` is set; returns
+/// every name seen.
+fn watch(
+    prefix: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<std::collections::BTreeSet<String>> {
+    std::thread::spawn(move || {
+        let mut seen = std::collections::BTreeSet::new();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let names = docker(&["ps", "-a", "--format", "{{.Names}}"]);
+            seen.extend(
+                names
+                    .lines()
+                    .filter(|n| n.starts_with(&prefix))
+                    .map(String::from),
+            );
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        seen
+    })
+}
+
+/// The side run's journal lines for `step` that carry an output.
+fn journal_output(run: &Path, step: &str) -> Value {
+    let text = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.to_string().contains(&format!("\"{step}\"")))
+        .find_map(|v| v.get("output").filter(|o| !o.is_null()).cloned())
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_rehearse_app_copies_of_the_writers_run_on_the_side_and_the_live_app_is_untouched() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(50);
+    let p = stack.project().to_string();
+    let names: Vec<String> = ["postgres", "backend", "celery-worker"]
+        .iter()
+        .map(|s| stack.container(s))
+        .collect();
+    let ids: Vec<String> = ["postgres", "backend", "celery-worker"]
+        .iter()
+        .map(|s| stack.container_id(s))
+        .collect();
+    let before = World::of(&stack).await;
+    let started = started_at(&names);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = watch(format!("{p}-rehearsal-"), stop.clone());
+    let out = Run::new(stack.dir(), &["rehearse"])
+        .env("CUTOVER_REHEARSE_APP", "true")
+        .output();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = seen.join().unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("Rehearsal PASSED"), "{said}");
+    assert!(
+        said.contains("application: rehearsed (copies of backend, celery-worker")
+            && said.contains("the app's own start-up included")
+            && !said.contains("not rehearsed: the application"),
+        "{said}"
+    );
+    assert!(
+        said.contains("application copy ran without: backend: ports 127.0.0.1::8000"),
+        "what the copy was run without is said: {said}"
+    );
+    assert!(
+        !said.contains(stack.password()),
+        "the password is never printed"
+    );
+    for s in ["backend", "celery-worker"] {
+        assert!(
+            seen.contains(&format!("{p}-rehearsal-{s}")),
+            "a copy of {s} existed during the run: {seen:?}"
+        );
+    }
+
+    // The side run really stopped and restarted the copies, and waited for the backend.
+    let r = rehearsal_json(stack.dir());
+    assert_eq!(r["passed"], true, "{r}");
+    let side_run = Path::new(r["side_run"].as_str().unwrap());
+    let stopped = journal_output(side_run, "stop-writers");
+    assert_eq!(
+        stopped["stopped"],
+        serde_json::json!([
+            format!("{p}-rehearsal-backend"),
+            format!("{p}-rehearsal-celery-worker")
+        ]),
+        "{stopped}"
+    );
+    let healthy = journal_output(side_run, "backend-healthy");
+    assert!(
+        healthy["app_downtime_ms"].as_i64().unwrap_or(0) > 0 && !healthy["url"].is_null(),
+        "the side run measured the copy's health: {healthy}"
+    );
+    let f = &r["forecast"];
+    assert_eq!(f["app_rehearsed"], true, "{f}");
+    let window: Vec<&str> = f["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["in_window"] == true)
+        .map(|p| p["step"].as_str().unwrap())
+        .collect();
+    assert!(
+        window.contains(&"start-writers") && window.last() == Some(&"backend-healthy"),
+        "{f}"
+    );
+    assert!(
+        f["not_rehearsed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| !n.as_str().unwrap().contains("the application (")),
+        "{f}"
+    );
+
+    // The live app: the same containers, never restarted; the world as it was; nothing left.
+    let ids_after: Vec<String> = ["postgres", "backend", "celery-worker"]
+        .iter()
+        .map(|s| stack.container_id(s))
+        .collect();
+    assert_eq!(ids_after, ids);
+    assert_eq!(
+        started_at(&names),
+        started,
+        "nothing of the live stack restarted"
+    );
+    assert_eq!(
+        World::of(&stack).await.diff(&before, &[]),
+        Vec::<String>::new()
+    );
+    assert_eq!(side_leftovers(&p), Vec::<String>::new());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rehearsal_passes_forecasts_and_leaves_the_live_stack_and_the_engine_as_they_were() {
     let Some(_engine) = support::require_docker() else {
@@ -92,9 +235,24 @@ async fn a_rehearsal_passes_forecasts_and_leaves_the_live_stack_and_the_engine_a
     let before = World::of(&stack).await;
     let started = started_at(&names);
 
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = watch(format!("{p}-rehearsal-"), stop.clone());
     let out = Run::new(stack.dir(), &["rehearse"]).output();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = seen.join().unwrap();
     let said = text(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        seen.contains(&format!("{p}-rehearsal-postgres"))
+            && !seen
+                .iter()
+                .any(|n| n.contains("backend") || n.contains("celery")),
+        "rehearse_app off (the default): no copy of the application is created: {seen:?}"
+    );
+    assert!(
+        said.contains("application: not rehearsed (rehearse_app = false)"),
+        "{said}"
+    );
     assert!(said.contains("Rehearsal PASSED"), "{said}");
     assert!(said.contains("forecast: DB downtime"), "{said}");
     assert!(

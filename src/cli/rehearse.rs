@@ -56,6 +56,18 @@ fn summary(r: &Rehearsal) -> String {
         r.copy_kind,
         r.copy_ms as f64 / 1000.0
     );
+    match &r.app_rehearsed {
+        Some(app) => {
+            s.push_str(&format!(
+                "  application: rehearsed (copies of {} on the side stack)\n",
+                app.join(", ")
+            ));
+            for d in &r.app_dropped {
+                s.push_str(&format!("  application copy ran without: {d}\n"));
+            }
+        }
+        None => s.push_str("  application: not rehearsed (rehearse_app = false)\n"),
+    }
     if let Some(f) = &r.forecast {
         s.push_str(&format!("  {}\n", f.line()));
         for n in &f.not_rehearsed {

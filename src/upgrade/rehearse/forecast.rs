@@ -11,7 +11,8 @@
 //!   other.
 //! - The application downtime is the window from the writers' stop to the backend's health.
 //!   Without the application in the rehearsal (`rehearse_app` off) the writers' stop and start
-//!   and the backend's start-up are not in it: the forecast says so.
+//!   and the backend's start-up are not in it: the forecast says so. With it, copies of the
+//!   writers were stopped, started and waited for on the side: their start-up is measured.
 
 use serde::{Deserialize, Serialize};
 
@@ -57,6 +58,10 @@ pub struct Forecast {
     pub rollback_ms: Option<i64>,
     /// What the rehearsal could not measure, in words.
     pub not_rehearsed: Vec<String>,
+    /// Copies of the application ran on the side (`rehearse_app`): the app downtime includes
+    /// their start-up and health.
+    #[serde(default)]
+    pub app_rehearsed: bool,
 }
 
 impl Forecast {
@@ -129,6 +134,7 @@ impl Forecast {
             rollback_ms: RollbackFacts::from_state(s).and_then(|r| r.wall_ms),
             phases,
             not_rehearsed: Vec::new(),
+            app_rehearsed: false,
         }
     }
 
@@ -136,10 +142,15 @@ impl Forecast {
     pub fn line(&self) -> String {
         let s = |ms: i64| format!("{:.1} s", ms as f64 / 1000.0);
         format!(
-            "forecast: DB downtime {}, app downtime {} (without the app's own start-up), {} \
+            "forecast: DB downtime {}, app downtime {} ({}), {} \
              index(es) to rebuild ({}), fast rollback {}; scale {:.2}",
             self.db_downtime_ms.map_or("?".into(), s),
             s(self.app_downtime_ms),
+            if self.app_rehearsed {
+                "the app's own start-up included"
+            } else {
+                "without the app's own start-up"
+            },
             self.reindexed,
             s(self.reindex_ms),
             self.rollback_ms.map_or("not measured".into(), s),

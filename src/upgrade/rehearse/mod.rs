@@ -18,9 +18,11 @@
 //! 6. tear the side stack down, always: on success, on failure, on Ctrl-C (`side`). What the
 //!    teardown could not remove is named, never hidden.
 //!
-//! Not rehearsed (said in the result): the application (its writers and health), and the
-//! application's own migrations command (cutover's built-in migrations are rehearsed).
+//! Not rehearsed (said in the result): the application (its writers and health) unless
+//! `rehearse_app` is on (then copies of the writers run on the side stack, `app_copy`), and
+//! the application's own migrations command (cutover's built-in migrations are rehearsed).
 
+pub mod app_copy;
 pub mod forecast;
 pub mod side;
 pub mod target_on_copy;
@@ -71,6 +73,12 @@ pub struct Rehearsal {
     /// When the side run's pre-flight refused: what the target server did on the copy.
     #[serde(default)]
     pub target_on_copy: Option<TargetOnCopy>,
+    /// With `rehearse_app`: the writer services copied onto the side stack (None: off).
+    #[serde(default)]
+    pub app_rehearsed: Option<Vec<String>>,
+    /// What the copies of the writers were run without (ports, bind mounts, ...), in words.
+    #[serde(default)]
+    pub app_dropped: Vec<String>,
 }
 
 /// Runs a rehearsal for the stack `config` describes; `say` gets progress lines. Err: refused
@@ -101,7 +109,10 @@ pub async fn rehearse(config: &Config, say: &(dyn Fn(String) + Sync)) -> Result<
     let stamp = started_at.format("%Y%m%dT%H%M%SZ").to_string();
     let dir = config.stack_dir().join(".cutover/rehearsals").join(&stamp);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let side = SideStack::new(&config.project, &dir);
+    let mut side = SideStack::new(&config.project, &dir);
+    if config.rehearse_app {
+        side.app = Some(app_of(config, &tool, &side)?);
+    }
     // A rehearsal that was killed before its teardown left its stack: remove it first.
     let stale = side.tear_down(&docker, Some(&tool)).await;
     if !stale.is_empty() {
@@ -127,6 +138,11 @@ pub async fn rehearse(config: &Config, say: &(dyn Fn(String) + Sync)) -> Result<
         left_behind: Vec::new(),
         side_run: None,
         target_on_copy: None,
+        app_rehearsed: side
+            .app
+            .as_ref()
+            .map(|a| a.services.iter().map(|s| s.name.clone()).collect()),
+        app_dropped: side.app.as_ref().map_or(Vec::new(), |a| a.dropped.clone()),
     };
     let body = run_side(
         config,
@@ -218,6 +234,9 @@ async fn run_side(
     crate::upgrade::compose_up::compose(tool, files, &side.project, &["up", "-d"]).await?;
 
     let side_config = side_config(config, side);
+    if side.app.is_some() {
+        say("rehearsal: the copy of the application starts on the copy of the database".into());
+    }
     let writers = vec![
         side_config.backend_service.clone(),
         side_config.worker_service.clone(),
@@ -290,7 +309,8 @@ async fn run_side(
         return Ok(());
     }
     let mut forecast = Forecast::from_run(&state, result.live_bytes, result.copy_db_bytes);
-    forecast.not_rehearsed = not_rehearsed(config);
+    forecast.app_rehearsed = side.app.is_some();
+    forecast.not_rehearsed = not_rehearsed(config, side.app.is_some());
     result.forecast = Some(forecast);
     Ok(())
 }
@@ -304,19 +324,61 @@ fn side_config(config: &Config, side: &SideStack) -> Config {
     // Beside the side stack, not in it: the journal and report outlive the teardown.
     c.run_dir = side.dir.with_file_name("runs");
     c.qdrant_ports = "none".into();
-    c.extra_writer_services = Vec::new();
     c.migrations_command = None;
     c.migrations_down_command = None;
-    c.backend_health_url = None;
+    match &side.app {
+        // The writers on the side are the copied ones; the health URL's host is a service
+        // name, resolved on the side like every container.
+        Some(app) => {
+            c.extra_writer_services
+                .retain(|w| app.services.iter().any(|s| &s.name == w));
+        }
+        None => {
+            c.extra_writer_services = Vec::new();
+            c.backend_health_url = None;
+        }
+    }
     c.auto_rollback = true;
     c
 }
 
-fn not_rehearsed(config: &Config) -> Vec<String> {
-    let mut v = vec![format!(
-        "the application ({}, {}): its stop, start and health are not in the forecast",
-        config.backend_service, config.worker_service
-    )];
+/// The writer services `rehearse_app` copies, as Compose resolves the live project (v2's
+/// JSON: v1 prints YAML that cutover does not rewrite).
+fn app_of(config: &Config, tool: &[String], side: &SideStack) -> Result<app_copy::AppCopy> {
+    let t = tool::find(&config.compose_command)
+        .map_err(anyhow::Error::msg)?
+        .filter(|t| t.words == tool && t.is_v2())
+        .context(
+            "rehearse_app needs Compose v2 (`docker compose`) to read the application's services: \
+             set compose_command = \"v2\", or turn rehearse_app off",
+        )?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| config.stack_dir().to_path_buf());
+    let shell: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let files = crate::adapters::compose::project_files(&config.compose_file, &cwd, &shell);
+    let text = tool::resolved_config(&t, &files, config.stack_dir(), &config.project)?;
+    let mut writers = vec![
+        config.backend_service.clone(),
+        config.worker_service.clone(),
+    ];
+    writers.extend(config.extra_writer_services.iter().cloned());
+    app_copy::from_resolved(
+        &text,
+        &writers,
+        &config.postgres_service,
+        "rehearsal",
+        &side.container_prefix(),
+    )
+}
+
+fn not_rehearsed(config: &Config, app: bool) -> Vec<String> {
+    let mut v = Vec::new();
+    if !app {
+        v.push(format!(
+            "the application ({}, {}): its stop, start and health are not in the forecast \
+             (rehearse_app = true runs a copy of it)",
+            config.backend_service, config.worker_service
+        ));
+    }
     if config.migrations_command.is_some() {
         v.push("the application's own migrations command".into());
     }

@@ -6,6 +6,11 @@
 //!   published. Everything carries the label `io.cutover.rehearsal=<project>`.
 //! - The compose file holds the database's environment (its password among it), so it is
 //!   written 0600 inside a 0700 directory and removed with the stack.
+//! - With `rehearse_app` the file also holds the application's writers (`app_copy`): same
+//!   image, command, environment and healthcheck as Compose resolves the live project, on the
+//!   `internal` network only, under `<project>-rehearsal-<service>`, labelled like the rest;
+//!   postgres then gets the live healthcheck too (a writer may wait for it). Without it the
+//!   file is exactly the database's.
 //! - Teardown never depends on how far the rehearsal got: `down -v` through Compose when the
 //!   file exists, then a sweep by name prefix and project label (the parked old container the
 //!   upgrade makes carries neither Compose labels nor the file's name), then the kept image tag.
@@ -15,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use super::app_copy::{AppCopy, escaped};
 use crate::adapters::docker::DockerClient;
 
 /// The label every part of a rehearsal carries (value: the live project's name).
@@ -40,6 +46,8 @@ pub struct SideStack {
     pub project: String,
     /// `<rehearsal dir>/stack`, holding `compose.yaml`.
     pub dir: PathBuf,
+    /// The application's writers, when `rehearse_app` is on.
+    pub app: Option<AppCopy>,
 }
 
 impl SideStack {
@@ -48,7 +56,13 @@ impl SideStack {
             live: live.to_string(),
             project: format!("{live}-rehearsal"),
             dir: rehearsal_dir.join("stack"),
+            app: None,
         }
+    }
+
+    /// Prefix of every container name of the side stack.
+    pub fn container_prefix(&self) -> String {
+        format!("{}-", self.project)
     }
 
     pub fn compose_file(&self) -> PathBuf {
@@ -87,13 +101,36 @@ impl SideStack {
                 env.push_str(&format!("      {}: {}\n", q(k), q(v)));
             }
         }
+        let app = self.app.as_ref();
+        let pg_health =
+            app.and_then(|a| a.postgres_healthcheck.as_ref())
+                .map_or(String::new(), |h| {
+                    format!(
+                        "healthcheck: {}\n    ",
+                        serde_json::to_string(&escaped(h)).expect("json")
+                    )
+                });
+        let mut services = String::new();
+        let mut volumes = String::new();
+        for a in app.into_iter().flat_map(|a| a.services.iter()) {
+            let mut def = escaped(&a.def);
+            def["labels"] = serde_json::json!({ LABEL: self.live.replace('$', "$$") });
+            services.push_str(&format!(
+                "  {}: {}\n",
+                q(&a.name),
+                serde_json::to_string(&def).expect("json")
+            ));
+        }
+        for v in app.into_iter().flat_map(|a| a.volumes.iter()) {
+            volumes.push_str(&format!("  {}:\n    labels:\n{label}", q(v)));
+        }
         format!(
             "# Written by `cutover rehearse`: a copy of {live}'s database on a network of its\n\
              # own, nothing published. Removed when the rehearsal ends.\n\
              services:\n  {service}:\n    image: {image}\n    container_name: {name}\n    \
              environment:\n{env}    volumes:\n      - {volume}\n    networks:\n      - rehearsal\n    \
-             labels:\n{label}\
-             volumes:\n  data:\n    labels:\n{label}\
+             {pg_health}labels:\n{label}{services}\
+             volumes:\n  data:\n    labels:\n{label}{volumes}\
              networks:\n  rehearsal:\n    internal: true\n    labels:\n{label}",
             live = self.live,
             service = pg.service,
