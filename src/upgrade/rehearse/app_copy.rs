@@ -87,7 +87,7 @@ pub fn from_resolved(
             .cloned(),
         ..AppCopy::default()
     };
-    for name in copied.iter().copied() {
+    for name in copied.clone() {
         let live = services[name.as_str()]
             .as_object()
             .with_context(|| format!("service {name} is not a mapping"))?;
