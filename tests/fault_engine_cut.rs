@@ -1,6 +1,7 @@
 //! The connection to the Docker engine is cut in the middle of a stream. Cutover is pointed at
 //! a unix-socket proxy this test controls (`DOCKER_HOST=unix:///tmp/...`), which forwards to
-//! the real engine; once the backup's dump is streaming (its file is growing), the proxy closes
+//! the real engine; once the backup's dump is streaming (`backup_kind = "logical"`: inside the
+//! window) (its file is growing), the proxy closes
 //! every connection and stops accepting.
 //!
 //! Decided outcome: cutover cannot undo anything without the engine, so it stops and says so:
@@ -93,7 +94,12 @@ async fn losing_the_engine_mid_backup_stops_safely_and_rollback_recovers() {
     let host = format!("unix://{}", sock.display());
 
     let proxy = Proxy::start(&sock);
-    let child = Run::upgrade(dir).env("DOCKER_HOST", &host).spawn();
+    // The logical kind: its dump streams through the engine inside the window, which is the
+    // stream this test cuts (the physical kind's dump streams after the window).
+    let child = Run::upgrade(dir)
+        .env("DOCKER_HOST", &host)
+        .env("CUTOVER_BACKUP_KIND", "logical")
+        .spawn();
     let runs = dir.join(".cutover/runs");
     let watch = runs.clone();
     let cut_at = tokio::task::spawn_blocking(move || {
