@@ -23,28 +23,11 @@ use support::cutover::{BEFORE, Run, latest_run, report, text};
 use support::{Stack, docker};
 
 fn volumes(project: &str) -> Vec<String> {
-    docker(&[
-        "volume",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("name={project}_cutover-backup"),
-    ])
-    .lines()
-    .map(str::to_string)
-    .collect()
+    support::cutover::backup_volumes(project)
 }
 
 async fn slots(stack: &Stack) -> Vec<String> {
-    stack
-        .connect()
-        .await
-        .query("SELECT slot_name::text FROM pg_replication_slots", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
+    support::cutover::replication_slots(&stack.connect().await).await
 }
 
 /// Row counts of every table in `tables`, read from the backup in `volume` started on the old

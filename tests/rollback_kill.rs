@@ -81,27 +81,16 @@ async fn assert_rolled_back(stack: &Stack, start: &Fingerprint, what: &str) {
     assert_data_kept(stack, start, what).await;
     assert_no_lock(stack.dir(), what);
     // The physical backup's slot and volume go with the fast rollback.
-    let slots: Vec<String> = stack
-        .connect()
-        .await
-        .query("SELECT slot_name::text FROM pg_replication_slots", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let slots = support::cutover::replication_slots(&stack.connect().await).await;
     assert!(
         slots.is_empty(),
         "{what}: replication slots left: {slots:?}"
     );
-    let volumes = support::docker(&[
-        "volume",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("name={p}_cutover-backup"),
-    ]);
-    assert!(volumes.is_empty(), "{what}: backup volume left: {volumes}");
+    let volumes = support::cutover::backup_volumes(p);
+    assert!(
+        volumes.is_empty(),
+        "{what}: backup volume left: {volumes:?}"
+    );
 }
 
 /// The upgraded world: new image, vector, qdrant, the old container parked.

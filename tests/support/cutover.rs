@@ -272,3 +272,30 @@ pub async fn write_new_version_rows(stack: &Stack) {
         .await
         .expect("insert into the new version's tables");
 }
+
+/// The physical backup volumes (`<project>_cutover-backup-<run>`) the engine holds.
+pub fn backup_volumes(project: &str) -> Vec<String> {
+    super::docker(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("name={project}_cutover-backup"),
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+/// The server's replication slots, by name.
+pub async fn replication_slots(db: &tokio_postgres::Client) -> Vec<String> {
+    db.query(
+        "SELECT slot_name::text FROM pg_replication_slots ORDER BY 1",
+        &[],
+    )
+    .await
+    .expect("list replication slots")
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}

@@ -6,6 +6,7 @@
 //! directory and after the edited text was re-parsed and validated. Editing keeps comments, key
 //! order and quoting (yaml-edit's lossless tree); its `Document` is not `Send`, so everything
 //! here is synchronous: call it from `spawn_blocking` in async code.
+mod as_json;
 mod dotenv;
 mod edit;
 mod error;
@@ -15,6 +16,7 @@ mod reader;
 mod resolved;
 mod validate;
 
+pub use as_json::resolved_as_json;
 pub use dotenv::{parse_dotenv, read_dotenv};
 pub use edit::{PgvectorEdit, PortMapping, choose_qdrant_ports, edit_compose_text, loopback};
 pub use error::ComposeError;

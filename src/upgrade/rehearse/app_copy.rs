@@ -61,7 +61,7 @@ const DROP: &[&str] = &[
 ];
 
 /// Picks `writers` (those the live project has; absent ones are skipped) out of the resolved
-/// project `text` (v2's `config --format json`). `side_net` is the side network's key,
+/// project `text` (v2's `config --format json`, or v1's YAML `config`). `side_net` is the side network's key,
 /// `container_prefix` is `<project>-rehearsal-`.
 pub fn from_resolved(
     text: &str,
@@ -70,8 +70,8 @@ pub fn from_resolved(
     side_net: &str,
     container_prefix: &str,
 ) -> Result<AppCopy> {
-    let root: Value = serde_json::from_str(text)
-        .context("reading the Compose tool's `config --format json` of the live project")?;
+    let root: Value = crate::adapters::compose::resolved_as_json(text)
+        .context("reading the Compose tool's `config` of the live project")?;
     let services = root
         .get("services")
         .and_then(Value::as_object)

@@ -343,14 +343,14 @@ fn side_config(config: &Config, side: &SideStack) -> Config {
 }
 
 /// The writer services `rehearse_app` copies, as Compose resolves the live project (v2's
-/// JSON: v1 prints YAML that cutover does not rewrite).
+/// JSON, or v1's YAML, read alike by `adapters::compose::resolved_as_json`).
 fn app_of(config: &Config, tool: &[String], side: &SideStack) -> Result<app_copy::AppCopy> {
     let t = tool::find(&config.compose_command)
         .map_err(anyhow::Error::msg)?
-        .filter(|t| t.words == tool && t.is_v2())
+        .filter(|t| t.words == tool)
         .context(
-            "rehearse_app needs Compose v2 (`docker compose`) to read the application's services: \
-             set compose_command = \"v2\", or turn rehearse_app off",
+            "rehearse_app: the Compose tool that runs the side stack cannot be asked for the \
+             live project's services; check compose_command (`cutover config --print`)",
         )?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| config.stack_dir().to_path_buf());
     let shell: std::collections::BTreeMap<String, String> = std::env::vars().collect();
