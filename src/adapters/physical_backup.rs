@@ -93,8 +93,13 @@ impl PhysicalTarget {
         format!("{}_{}", self.project, self.volume_key)
     }
 
-    fn client(&self, cmd: &[&str]) -> ExecSpec {
-        let mut spec = ExecSpec::new(cmd.iter().copied()).user("postgres");
+    /// `tool` (pg_basebackup, pg_receivewal) as a local client of the live server, `args` after
+    /// the connection's own; run as the old image's postgres, the password in the env only.
+    fn client(&self, tool: &str, args: &[&str]) -> ExecSpec {
+        let port = self.port.to_string();
+        let mut cmd = vec![tool, "-h", "127.0.0.1", "-p", &port, "-U", &self.user, "-w"];
+        cmd.extend_from_slice(args);
+        let mut spec = ExecSpec::new(cmd).user("postgres");
         if let Some(p) = &self.password {
             spec = spec.env("PGPASSWORD", p);
         }
@@ -118,7 +123,6 @@ pub async fn take_base(docker: &DockerClient, t: &PhysicalTarget) -> Result<Base
         .ensure_volume(&t.project, &t.volume_key)
         .await
         .with_context(|| format!("creating volume {}", t.volume()))?;
-    let port = t.port.to_string();
     let record = docker
         .with_probe_opts(&t.image, &t.options(), async |p: &Probe<'_>| {
             p.sh_ok(
@@ -129,37 +133,27 @@ pub async fn take_base(docker: &DockerClient, t: &PhysicalTarget) -> Result<Base
                 ),
             )
             .await?;
-            let out = p
-                .exec(&t.client(&[
+            run_ok(
+                p,
+                &t.client(
                     "pg_basebackup",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &port,
-                    "-U",
-                    &t.user,
-                    "-w",
-                    "-D",
-                    &format!("{MOUNT}/data"),
-                    "-F",
-                    "p",
-                    "-X",
-                    "stream",
-                    "-c",
-                    "fast",
-                    "-C",
-                    "-S",
-                    &t.slot,
-                    "--no-manifest",
-                ]))
-                .await?;
-            if out.exit_code != 0 {
-                return Err(crate::adapters::docker::DockerError::Invalid(format!(
-                    "pg_basebackup exited with {}: {}",
-                    out.exit_code,
-                    out.stderr_str().trim()
-                )));
-            }
+                    &[
+                        "-D",
+                        &format!("{MOUNT}/data"),
+                        "-F",
+                        "p",
+                        "-X",
+                        "stream",
+                        "-c",
+                        "fast",
+                        "-C",
+                        "-S",
+                        &t.slot,
+                        "--no-manifest",
+                    ],
+                ),
+            )
+            .await?;
             let label = p
                 .sh_ok(
                     "reading the backup label",
@@ -200,7 +194,6 @@ pub async fn catch_up(
     stop_lsn: &str,
 ) -> Result<CatchUpRecord> {
     let started = std::time::Instant::now();
-    let port = t.port.to_string();
     let summary = docker
         .with_probe_opts(&t.image, &t.options(), async |p: &Probe<'_>| {
             p.sh_ok(
@@ -211,33 +204,23 @@ pub async fn catch_up(
                 ),
             )
             .await?;
-            let out = p
-                .exec(&t.client(&[
+            run_ok(
+                p,
+                &t.client(
                     "pg_receivewal",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &port,
-                    "-U",
-                    &t.user,
-                    "-w",
-                    "-D",
-                    &format!("{MOUNT}/wal"),
-                    "-S",
-                    &t.slot,
-                    "-E",
-                    stop_lsn,
-                    "-n",
-                    "--synchronous",
-                ]))
-                .await?;
-            if out.exit_code != 0 {
-                return Err(crate::adapters::docker::DockerError::Invalid(format!(
-                    "pg_receivewal exited with {}: {}",
-                    out.exit_code,
-                    out.stderr_str().trim()
-                )));
-            }
+                    &[
+                        "-D",
+                        &format!("{MOUNT}/wal"),
+                        "-S",
+                        &t.slot,
+                        "-E",
+                        stop_lsn,
+                        "-n",
+                        "--synchronous",
+                    ],
+                ),
+            )
+            .await?;
             // A `.partial` segment is complete up to the stop: recovery reads it under its
             // plain name. Received segments replace the base's copies (they are supersets).
             p.sh_ok(
@@ -266,6 +249,20 @@ pub async fn catch_up(
         wal_bytes,
         ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// Runs `spec` in the helper; a non-zero exit is an error with the tool's own words.
+async fn run_ok(p: &Probe<'_>, spec: &ExecSpec) -> crate::adapters::docker::Result<()> {
+    let out = p.exec(spec).await?;
+    if out.exit_code != 0 {
+        return Err(crate::adapters::docker::DockerError::Invalid(format!(
+            "{} exited with {}: {}",
+            spec.cmd[0],
+            out.exit_code,
+            out.stderr_str().trim()
+        )));
+    }
+    Ok(())
 }
 
 /// Drops `slot` if it exists (idempotent). A slot still held by a receiver (a cutover killed
