@@ -16,6 +16,9 @@ pub enum Command {
     Pause,
     /// Stop after the current step and undo what was done.
     Rollback,
+    /// Run a finished pre-flight check again, by its id (honoured only before `Start`): the
+    /// wizard asks for it after a rehearsal, whose result the `rehearsal` check reads.
+    Recheck(String),
     Cancel(CancelReason),
 }
 

@@ -320,10 +320,16 @@ pub fn apply(state: &mut RunState, record: &Record) -> Result<(), IllegalTransit
                 }
                 _ => {}
             }
-            if !matches!(
-                rec.state,
-                StepState::Pending | StepState::Undone | StepState::Failed
-            ) {
+            // A finished pre-flight check may run again before the start (`Command::Recheck`):
+            // it changed nothing, and its new result replaces the old one.
+            let recheck =
+                kind == Some(StepKind::Check) && !approved && rec.state == StepState::Done;
+            if !recheck
+                && !matches!(
+                    rec.state,
+                    StepState::Pending | StepState::Undone | StepState::Failed
+                )
+            {
                 return Err(illegal("step already done or in progress"));
             }
             rec.state = StepState::Running;

@@ -290,11 +290,22 @@ impl Runner {
             };
             match cmd {
                 Command::SignOff { item, by } => self.sign_off(&item, &by)?,
+                Command::Start if !self.failed_checks().is_empty() => {
+                    let failed = self.failed_checks();
+                    tracing::warn!(?failed, "start refused: a re-run check failed");
+                }
                 Command::Start if unsigned.is_empty() => {
                     self.journal(Entry::StartApproved)?;
                     return Ok(None);
                 }
                 Command::Start => tracing::warn!(?unsigned, "start refused: items not signed off"),
+                Command::Recheck(id) => {
+                    self.recheck(&id).await?;
+                    if let Some(reason) = self.cancel {
+                        let reason = reason.to_string();
+                        return self.stop(RunOutcome::Interrupted { reason }).map(Some);
+                    }
+                }
                 Command::Pause => {}
                 Command::Rollback | Command::Cancel(_) => {
                     let reason = "stopped before any change".to_string();
@@ -356,7 +367,7 @@ impl Runner {
                 Some(Command::Start) => self.pause_requested = false,
                 Some(Command::Rollback) => self.rollback_requested = true,
                 Some(Command::Cancel(r)) => self.raise_cancel(r),
-                Some(Command::Pause | Command::SignOff { .. }) => {}
+                Some(Command::Pause | Command::SignOff { .. } | Command::Recheck(_)) => {}
                 None => self.raise_cancel(CancelReason::Quit),
             }
         }
@@ -637,6 +648,39 @@ impl Runner {
             by: by.into(),
         });
         Ok(())
+    }
+
+    /// Runs a pre-flight check again while the run waits for `Start`. A check that fails now
+    /// blocks `Start` (`failed_checks`) until it passes again; anything else is ignored with a
+    /// warning (an action, a sign-off, an unknown id).
+    async fn recheck(&mut self, id: &str) -> Result<()> {
+        let first_action = self.plan.first_action();
+        let Some(index) = self.plan.steps[..first_action]
+            .iter()
+            .position(|s| s.id() == id && s.kind() == StepKind::Check)
+        else {
+            tracing::warn!(step = id, "recheck refused: not a pre-flight check");
+            return Ok(());
+        };
+        let step = self.plan.steps[index].clone();
+        self.run_one(index, &step).await?;
+        Ok(())
+    }
+
+    /// Pre-flight checks that are not done (a re-run that failed): `Start` waits for them.
+    fn failed_checks(&self) -> Vec<String> {
+        let state = self.state();
+        self.plan.steps[..self.plan.first_action()]
+            .iter()
+            .filter(|s| s.kind() == StepKind::Check)
+            .filter(|s| {
+                state
+                    .steps
+                    .get(s.id())
+                    .is_some_and(|r| r.state == StepState::Failed)
+            })
+            .map(|s| s.id().to_string())
+            .collect()
     }
 
     fn unsigned(&self) -> Vec<String> {
