@@ -12,6 +12,9 @@
 //!   cutover's reason and the server's own words (the target is started on the copy after the
 //!   pre-flight refused), and still leaves nothing; the real run is then refused by the `rehearsal` check
 //!   (exit 2, nothing stopped);
+//! - a database on a locale the target lacks (the cluster's own locale exists there) fails the
+//!   rehearsal with that database's refusal in the server's words: the target starts on the
+//!   copy and every database is opened, not only the application's;
 //! - with `rehearse_app` on, copies of the backend and worker run on the side stack: the side
 //!   run stops and starts them and waits for the backend's health, the forecast's app downtime
 //!   holds it, the live app containers are untouched, and nothing is left; off (the default),
@@ -24,45 +27,9 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value;
-use support::cutover::{GLIBC_AFTER, Run, latest_run, text};
+use support::cutover::{GLIBC_AFTER, Run, latest_run, side_leftovers, text};
 use support::world::World;
 use support::{Stack, docker};
-
-/// Names and labels of anything a rehearsal of `project` could have left on the engine.
-fn side_leftovers(project: &str) -> Vec<String> {
-    let side = format!("{project}-rehearsal");
-    let mut left = Vec::new();
-    for (kind, list) in [
-        ("container", docker(&["ps", "-a", "--format", "{{.Names}}"])),
-        ("volume", docker(&["volume", "ls", "--format", "{{.Name}}"])),
-        (
-            "network",
-            docker(&["network", "ls", "--format", "{{.Name}}"]),
-        ),
-    ] {
-        left.extend(
-            list.lines()
-                .filter(|n| n.starts_with(&side))
-                .map(|n| format!("{kind} {n}")),
-        );
-    }
-    let labelled = docker(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label=io.cutover.rehearsal={project}"),
-        "--format",
-        "{{.Names}}",
-    ]);
-    left.extend(labelled.lines().map(|n| format!("labelled container {n}")));
-    let keep = docker(&["images", "--format", "{{.Repository}}"]);
-    left.extend(
-        keep.lines()
-            .filter(|r| *r == format!("cutover-keep/{side}"))
-            .map(|r| format!("image {r}")),
-    );
-    left
-}
 
 fn started_at(containers: &[String]) -> Vec<String> {
     containers
@@ -373,6 +340,77 @@ async fn a_target_without_the_clusters_locale_fails_the_rehearsal_and_leaves_not
         World::of(&stack).await.diff(&before, &[]),
         Vec::<String>::new()
     );
+}
+
+/// A stand-in for a `postgres:16-alpine` cluster with one database on a second locale: the
+/// Alpine-shaped image plus `de_DE.utf8` (musl-shaped like its `en_US.utf8`: a copy of
+/// `C.utf8`), which the Debian-shaped target does not have. Built once, kept (shared layers).
+fn before_with_a_second_locale() -> String {
+    let tag = "cutover-test/postgres-alpine-shaped-de:latest".to_string();
+    let mut build = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", &tag, "-"])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("docker build");
+    {
+        use std::io::Write;
+        let mut stdin = build.stdin.take().unwrap();
+        writeln!(
+            stdin,
+            "FROM {}\nRUN cp -a /usr/lib/locale/C.utf8 /usr/lib/locale/de_DE.utf8",
+            support::cutover::BEFORE
+        )
+        .unwrap();
+    }
+    assert!(build.wait().unwrap().success(), "building {tag}");
+    tag
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_whose_locale_the_target_lacks_fails_the_rehearsal_in_the_servers_words() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let image = before_with_a_second_locale();
+    let stack = Stack::up_seeded_on(50, Some(&image));
+    // The stand-in's property: the old server has the locale (CREATE DATABASE checks it).
+    stack
+        .connect()
+        .await
+        .batch_execute("CREATE DATABASE legacy_de LOCALE 'de_DE.utf8' TEMPLATE template0")
+        .await
+        .expect("the before image has de_DE.utf8");
+    let before = World::of(&stack).await;
+
+    let out = Run::new(stack.dir(), &["rehearse"]).output();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("Rehearsal FAILED") && said.contains("de_DE.utf8"),
+        "cutover's reason names the locale: {said}"
+    );
+    // The server started (the cluster's own locale exists) and served the other databases;
+    // the one on de_DE.utf8 refused, in the server's words.
+    let r = rehearsal_json(stack.dir());
+    let target = &r["target_on_copy"];
+    assert_eq!(target["accepted"], false, "{r}");
+    let refused = target["refused_databases"].to_string();
+    assert!(
+        refused.contains("database legacy_de")
+            && refused.contains("database locale is incompatible with operating system"),
+        "{r}"
+    );
+    assert!(
+        said.contains("but the server refused database legacy_de"),
+        "{said}"
+    );
+    assert_eq!(
+        World::of(&stack).await.diff(&before, &[]),
+        Vec::<String>::new()
+    );
+    assert_eq!(side_leftovers(stack.project()), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -299,3 +299,39 @@ pub async fn replication_slots(db: &tokio_postgres::Client) -> Vec<String> {
     .map(|r| r.get(0))
     .collect()
 }
+
+/// Names and labels of anything a rehearsal of `project` could have left on the engine.
+pub fn side_leftovers(project: &str) -> Vec<String> {
+    let side = format!("{project}-rehearsal");
+    let mut left = Vec::new();
+    for (kind, list) in [
+        ("container", docker(&["ps", "-a", "--format", "{{.Names}}"])),
+        ("volume", docker(&["volume", "ls", "--format", "{{.Name}}"])),
+        (
+            "network",
+            docker(&["network", "ls", "--format", "{{.Name}}"]),
+        ),
+    ] {
+        left.extend(
+            list.lines()
+                .filter(|n| n.starts_with(&side))
+                .map(|n| format!("{kind} {n}")),
+        );
+    }
+    let labelled = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=io.cutover.rehearsal={project}"),
+        "--format",
+        "{{.Names}}",
+    ]);
+    left.extend(labelled.lines().map(|n| format!("labelled container {n}")));
+    let keep = docker(&["images", "--format", "{{.Repository}}"]);
+    left.extend(
+        keep.lines()
+            .filter(|r| *r == format!("cutover-keep/{side}"))
+            .map(|r| format!("image {r}")),
+    );
+    left
+}

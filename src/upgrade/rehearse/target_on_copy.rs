@@ -10,7 +10,10 @@
 //!
 //! How: the side compose file is rewritten with the target image and Compose recreates the
 //! one service on the same volume, network and names; then, within the ready timeout, either
-//! the container exits, or a connection is refused by the server, or one is accepted.
+//! the container exits, or a connection is refused by the server, or one is accepted. An
+//! accepted one is not the end: a database whose own locale the target lacks refuses its
+//! connections while the others serve, so every database that takes connections is opened,
+//! and each refusal is kept in the server's words.
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +24,7 @@ use super::side::{PostgresShape, SideStack};
 use crate::adapters::docker::DockerClient;
 use crate::adapters::postgres::{self, PgError};
 use crate::upgrade::env::UpgradeEnv;
+use tokio_postgres::error::SqlState;
 
 /// At most this many of the server's lines are kept: the first FATAL and its context.
 const MAX_LINES: usize = 8;
@@ -29,8 +33,12 @@ const MAX_LINES: usize = 8;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TargetOnCopy {
     pub image: String,
-    /// It accepted a connection: the refusal was cutover's caution, not the server's.
+    /// It accepted a connection to every database: the refusal was cutover's caution, not
+    /// the server's.
     pub accepted: bool,
+    /// Databases that refused a connection while the server ran, each with what it said.
+    #[serde(default)]
+    pub refused_databases: Vec<String>,
     /// The server's own lines (its log's FATAL/ERROR lines, or a refused login's message),
     /// passed through `secrets::hide`.
     pub server_said: Vec<String>,
@@ -41,8 +49,14 @@ impl TargetOnCopy {
     pub fn line(&self) -> String {
         if self.accepted {
             format!(
-                "{} started on the copy and accepted a connection",
+                "{} started on the copy and accepted a connection to every database",
                 self.image
+            )
+        } else if !self.refused_databases.is_empty() {
+            format!(
+                "{} started on the copy, but the server refused {}",
+                self.image,
+                self.refused_databases.join(" / ")
             )
         } else if self.server_said.is_empty() {
             format!(
@@ -101,10 +115,16 @@ pub async fn try_target(
         // The address is read each time: a recreated container may have a new one.
         if let Ok(target) = side_env.pg_target().await {
             match postgres::connect(&target).await {
-                Ok(_) => {
-                    found.accepted = true;
+                Ok(client) => {
+                    found.refused_databases = refusals(&client, &target).await?;
+                    found.accepted = found.refused_databases.is_empty();
                     break;
                 }
+                // Still replaying WAL: not an answer yet.
+                Err(PgError::Connect { source, .. })
+                    if source
+                        .as_db_error()
+                        .is_some_and(|d| d.code() == &SqlState::CANNOT_CONNECT_NOW) => {}
                 Err(PgError::Connect { source, .. } | PgError::Auth { source, .. })
                     if source.as_db_error().is_some() =>
                 {
@@ -125,6 +145,45 @@ pub async fn try_target(
         found.server_said.push(crate::secrets::hide(&r));
     }
     Ok(found)
+}
+
+/// Opens every other database that takes connections; what each refusing one said.
+async fn refusals(
+    client: &tokio_postgres::Client,
+    target: &postgres::PgTarget,
+) -> Result<Vec<String>> {
+    let names: Vec<String> = client
+        .query(
+            "SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut refused = Vec::new();
+    for db in names
+        .into_iter()
+        .filter(|d| *d != target.credentials.database)
+    {
+        let mut other = target.clone();
+        other.credentials.database = db.clone();
+        match postgres::connect(&other).await {
+            Ok(_) => {}
+            Err(PgError::Connect { source, .. } | PgError::Auth { source, .. })
+                if source.as_db_error().is_some() =>
+            {
+                let e = source.as_db_error().expect("checked");
+                let mut said = format!("database {db}: {}:  {}", e.severity(), e.message());
+                if let Some(d) = e.detail() {
+                    said.push_str(&format!(" DETAIL:  {d}"));
+                }
+                refused.push(crate::secrets::hide(&said));
+            }
+            Err(e) => refused.push(format!("database {db}: {e}")),
+        }
+    }
+    Ok(refused)
 }
 
 /// The server's own complaints among its log lines: errors and worse, with their DETAIL and
