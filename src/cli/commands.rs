@@ -309,6 +309,10 @@ fn run_tui(config: &Config, plan: Plan, journal: Journal, initial: Vec<Command>)
             std::sync::Arc::new(super::rollback::NewDataGuard(config.clone()))
                 as std::sync::Arc<dyn crate::tui::new_data::RollbackGuard>
         }),
+        rehearser: (config.plan == crate::upgrade::plan::PLAN_NAME).then(|| {
+            std::sync::Arc::new(super::rehearse::WizardRehearser(config.clone()))
+                as std::sync::Arc<dyn crate::tui::rehearse::Rehearser>
+        }),
     };
     crate::tui::run(launch).unwrap_or_else(|e| {
         eprintln!("cutover: the wizard stopped on an error: {e:#}");

@@ -20,7 +20,19 @@ pub(super) fn rehearse(cli: &Cli, config: &Config, args: &RehearseArgs) -> Resul
             println!("{}", crate::secrets::hide(&line));
         }
     };
-    let result = rt.block_on(rehearse::rehearse(config, &say))?;
+    // Ctrl-C (SIGINT) stops the rehearsal; its teardown still runs before we exit.
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let on_signal = cancel.clone();
+    let result = rt.block_on(async {
+        let watch = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                on_signal.cancel();
+            }
+        });
+        let r = rehearse::rehearse(config, &say, &cancel).await;
+        watch.abort();
+        r
+    })?;
     drop(lock);
     if json {
         println!(
@@ -87,4 +99,37 @@ fn summary(r: &Rehearsal) -> String {
         r.dir.join("rehearsal.json").display()
     ));
     s
+}
+
+/// The wizard's `h` (`tui::rehearse`): the same rehearsal, under the lock the wizard's run
+/// already holds, on a runtime of its own (the wizard gives it a thread).
+pub(super) struct WizardRehearser(pub Config);
+
+impl crate::tui::rehearse::Rehearser for WizardRehearser {
+    fn rehearse(
+        &self,
+        say: Box<dyn Fn(String) + Send + Sync>,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Result<crate::tui::rehearse::Ended, String> {
+        let rt = tokio::runtime::Runtime::new().map_err(|e| format!("{e}"))?;
+        let r = rt
+            .block_on(rehearse::rehearse(&self.0, &*say, &cancel))
+            .map_err(|e| crate::secrets::hide(&format!("{e:#}")))?;
+        let line = match (&r.forecast, r.passed) {
+            (Some(f), true) => format!(
+                "Rehearsal passed on a copy of {:.2} GB: {}",
+                r.live_bytes as f64 / 1e9,
+                f.line()
+            ),
+            _ => format!(
+                "Rehearsal FAILED: {} (the live stack was not touched)",
+                crate::secrets::hide(&r.outcome)
+            ),
+        };
+        Ok(crate::tui::rehearse::Ended {
+            passed: r.passed,
+            line,
+            left_behind: r.left_behind,
+        })
+    }
 }

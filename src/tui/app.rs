@@ -17,12 +17,14 @@ use ratatui::crossterm::event::{
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::follow::Follower;
 use super::input::scopes;
 use super::keymap::{Scope, lookup};
 use super::msg::{Effect, Msg};
 use super::new_data::RollbackGuard;
+use super::rehearse::{Rehearser, Report as RehearsalReport};
 use super::state::State;
 use super::update::update;
 use crate::engine::{
@@ -40,6 +42,61 @@ pub struct Channels {
     pub again: Again,
     /// Counts the rows a rollback would drop before the question (None: the plan has none).
     pub guard: Option<Arc<dyn RollbackGuard>>,
+    /// Runs a rehearsal from the checklist (None: the plan has none).
+    pub rehearser: Option<Arc<dyn Rehearser>>,
+}
+
+/// A rehearsal running on its thread, and how to stop it.
+struct Rehearsing {
+    cancel: CancellationToken,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Starts the rehearsal on a thread of its own (it runs its own runtime, a side stack and a
+/// whole side run); its lines and its end come back as messages on an unbounded channel, so
+/// the thread never waits for the app loop.
+fn start_rehearsal(r: Arc<dyn Rehearser>, said: UnboundedSender<Msg>) -> Rehearsing {
+    let cancel = CancellationToken::new();
+    let token = cancel.clone();
+    let thread = std::thread::spawn(move || {
+        let lines = said.clone();
+        let say = Box::new(move |line: String| {
+            let _ = lines.send(RehearsalReport::Said(crate::secrets::hide(&line)).into());
+        });
+        let ended = r.rehearse(say, token);
+        let _ = said.send(RehearsalReport::Ended(ended).into());
+    });
+    Rehearsing { cancel, thread }
+}
+
+/// On the way out: a rehearsal still running is cancelled and its teardown waited for, with
+/// its lines still drawn, so no side stack outlives the wizard.
+async fn stop_rehearsal(
+    terminal: &mut DefaultTerminal,
+    state: &mut State,
+    rehearsing: Option<Rehearsing>,
+    said: &mut UnboundedReceiver<Msg>,
+) -> Result<()> {
+    let Some(Rehearsing { cancel, thread }) = rehearsing else {
+        return Ok(());
+    };
+    if !thread.is_finished() {
+        cancel.cancel();
+        state.screen = super::state::Screen::Checklist;
+        state.notice = Some("stopping the rehearsal: tearing its side stack down…".into());
+    }
+    loop {
+        while let Ok(m) = said.try_recv() {
+            update(state, m);
+        }
+        draw(terminal, state)?;
+        if thread.is_finished() {
+            break;
+        }
+        tokio::time::sleep(TICK).await;
+    }
+    let _ = thread.join();
+    Ok(())
 }
 
 /// What a second runner needs to roll back the run after it ended.
@@ -129,7 +186,10 @@ pub async fn run(
         run_dir,
         again,
         guard,
+        rehearser,
     } = ch;
+    let (rehearsal_tx, mut rehearsal_rx) = mpsc::unbounded_channel::<Msg>();
+    let mut rehearsing: Option<Rehearsing> = None;
     // The outcome of a runner that ended, kept when a second one (rollback) is started.
     let mut ended: Option<Result<RunOutcome>> = None;
     let (done_tx, mut done_rx) = mpsc::channel::<Msg>(4);
@@ -161,6 +221,7 @@ pub async fn run(
             Some(Ok(t)) = input.next() => batch.extend(translate(&state, t)),
             Some(m) = log_rx.recv() => batch.push(m),
             Some(m) = done_rx.recv() => batch.push(m),
+            Some(m) = rehearsal_rx.recv() => batch.push(m),
             _ = tick.tick(), if state.needs_tick() => {}
             // A signal is a stop request: the runner ends the step safely, then we leave.
             _ = term.recv() => signals += 1,
@@ -184,6 +245,9 @@ pub async fn run(
             batch.push(Msg::Engine(ev));
         }
         while let Ok(m) = log_rx.try_recv() {
+            batch.push(m);
+        }
+        while let Ok(m) = rehearsal_rx.try_recv() {
             batch.push(m);
         }
         let mut quit = false;
@@ -221,6 +285,12 @@ pub async fn run(
                 }
                 Some(Effect::Follow(c)) => follower.switch(c).await,
                 Some(Effect::Quit) => quit = true,
+                Some(Effect::Rehearse) => match &rehearser {
+                    Some(r) => {
+                        rehearsing = Some(start_rehearsal(r.clone(), rehearsal_tx.clone()));
+                    }
+                    None => state.notice = Some("this plan has no rehearsal".into()),
+                },
                 Some(Effect::Finalize) => {
                     let (dir, tx) = (run_dir.clone(), done_tx.clone());
                     tokio::spawn(async move {
@@ -269,6 +339,7 @@ pub async fn run(
         }
         draw(terminal, &state)?;
     }
+    stop_rehearsal(terminal, &mut state, rehearsing.take(), &mut rehearsal_rx).await?;
     follower.switch(None).await;
     drop(commands);
     let last = match runner.await {

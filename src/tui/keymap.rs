@@ -21,6 +21,8 @@ pub enum Cmd {
     Quit,
     /// Remove the old postgres container after a run that ended done.
     Finalize,
+    /// Rehearse the upgrade on a copy (`cutover rehearse`), from the checklist.
+    Rehearse,
     /// Ctrl-C: like `Quit`, but a second one while the question is open stops the step now.
     Interrupt,
     Help,
@@ -118,6 +120,7 @@ use Scope::*;
 pub const BINDINGS: &[Binding] = &[
     // Screen-specific bindings come first so the hint bar shows them first.
     bind(Checklist, &[ch(' ', "space"), ch('s', "s")], Cmd::SignOff, "sign off the selected item", Some("sign off")),
+    bind(Checklist, &[ch('h', "h")], Cmd::Rehearse, "rehearse on a copy of the database (cutover rehearse)", Some("rehearse")),
     bind(Checklist, &[ch('S', "S")], Cmd::Start, "start the upgrade (every item green or signed)", Some("start")),
     bind(Checklist, &[ch('k', "k"), code(KeyCode::Up, "up")], Cmd::Up, "previous item", None),
     bind(Checklist, &[ch('j', "j"), code(KeyCode::Down, "down")], Cmd::Down, "next item", None),

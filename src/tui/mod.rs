@@ -14,6 +14,7 @@ pub mod input;
 pub mod keymap;
 pub mod msg;
 pub mod new_data;
+pub mod rehearse;
 pub mod ring;
 pub mod state;
 mod terminal;
@@ -38,6 +39,8 @@ pub struct Launch {
     pub initial: Vec<Command>,
     /// Counts the rows a rollback would drop, before the wizard asks (`new_data`).
     pub guard: Option<std::sync::Arc<dyn new_data::RollbackGuard>>,
+    /// Runs `cutover rehearse` from the checklist (`rehearse`); None: the plan has none.
+    pub rehearser: Option<std::sync::Arc<dyn rehearse::Rehearser>>,
 }
 
 /// Runs the wizard until the operator leaves; the terminal is restored before this returns.
@@ -49,6 +52,7 @@ pub fn run(launch: Launch) -> Result<RunOutcome> {
         let mut state = State::new(&launch.plan, &launch.stack, chrono::Utc::now());
         state.own_log_widget = true;
         state.counts_new_data = launch.guard.is_some();
+        state.rehearses = launch.rehearser.is_some();
         state.no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let (ev_tx, ev_rx) = unbounded_channel();
         let (cmd_tx, cmd_rx) = unbounded_channel();
@@ -72,6 +76,7 @@ pub fn run(launch: Launch) -> Result<RunOutcome> {
             run_dir,
             again,
             guard: launch.guard,
+            rehearser: launch.rehearser,
         };
         let result = app::run(&mut terminal, state, channels).await;
         drop(guard);

@@ -47,6 +47,8 @@ pub enum Msg {
     Finalized(Result<String, String>),
     /// The engine refused to roll back the ended run (or could not start).
     AfterRunRefused(String),
+    /// A line or the end of the rehearsal started from the checklist (`tui::rehearse`).
+    Rehearsal(super::rehearse::Report),
     /// The rows a rollback would drop, counted before asking (`tui::new_data`); `finished`:
     /// for the ended run's rollback, else for the open run's.
     NewDataCounted {
@@ -70,6 +72,8 @@ pub enum Effect {
     /// Record the operator's consent to drop the new version's rows, then roll back (the
     /// ended run's rollback when `finished`, else the open run's).
     DiscardNewData { finished: bool },
+    /// Start a rehearsal on a copy (`tui::rehearse`), on a thread of its own.
+    Rehearse,
     /// Leave the wizard. Only produced once the run has stopped.
     Quit,
 }

@@ -182,6 +182,10 @@ pub struct State {
     pub counts_new_data: bool,
     /// Shown in the hint bar's place until the next key, e.g. why start was refused.
     pub notice: Option<String>,
+    /// The rehearsal started from the checklist (`tui::rehearse`), once there is one.
+    pub rehearsal: Option<super::rehearse::Panel>,
+    /// The command line handed over a rehearser (`h` works).
+    pub rehearses: bool,
     /// Draw cutover's own log with tui-logger (off in snapshot tests: it is process-global).
     pub own_log_widget: bool,
     pub no_color: bool,
@@ -232,6 +236,8 @@ impl State {
             rollback_requested: false,
             counts_new_data: false,
             notice: None,
+            rehearsal: None,
+            rehearses: false,
             own_log_widget: false,
             no_color: false,
         }
@@ -283,6 +289,9 @@ impl State {
                 _ => "check has not run yet".to_string(),
             };
             out.push((s.info.title.clone(), why));
+        }
+        if let Some(why) = super::rehearse::blocks_start(self) {
+            out.push(("rehearsal".to_string(), why));
         }
         if out.is_empty() && !matches!(self.phase, Phase::AwaitingStart { .. }) {
             let why = match &self.phase {

@@ -46,6 +46,7 @@ pub fn update(state: &mut State, msg: Msg) -> Option<Effect> {
             on_new_data_counted(state, finished, &counted);
             None
         }
+        Msg::Rehearsal(report) => super::rehearse::on_report(state, report),
         Msg::AfterRunRefused(why) => {
             state.rollback_requested = false;
             state.after_run = Some(why);
@@ -83,6 +84,8 @@ fn on_event(state: &mut State, ev: Event) -> Option<Effect> {
                 s.status = Status::Running { since: at };
                 s.elapsed_ms = None;
                 s.progress = None;
+                // A check re-run (`Command::Recheck`): its old evidence no longer holds.
+                s.evidence.clear();
             }
         }
         EventKind::Progress {

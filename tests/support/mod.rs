@@ -234,6 +234,7 @@ impl Drop for Scratch {
 
 pub mod collation;
 pub mod cutover;
+pub mod pty;
 mod stack;
 pub mod world;
 #[allow(unused_imports)] // not every test binary uses Stack

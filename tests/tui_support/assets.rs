@@ -54,6 +54,26 @@ fn all_signed() -> State {
     )
 }
 
+/// `h` on the checklist, the side run under way.
+fn rehearsing() -> State {
+    use cutover::tui::rehearse::Report;
+    let mut s = checklist();
+    s.rehearses = true;
+    let lines = [
+        "copying privexbot (1052 MB) from privexbot-postgres with pg_basebackup",
+        "copied 1089 MB in 9.8 s; starting the copy on postgres:16-alpine",
+        "the upgrade, on the copy",
+        "  Stop the writers (0.3 s)",
+        "  Back up the database (0.8 s)",
+        "  Recreate postgres on the new image (2.4 s)",
+    ];
+    on(
+        s,
+        std::iter::once(Msg::Cmd(Cmd::Rehearse))
+            .chain(lines.map(|l| Msg::Rehearsal(Report::Said(format!("rehearsal: {l}"))))),
+    )
+}
+
 fn overview() -> State {
     let mut s = checklist();
     s.outputs = discovery();
@@ -94,6 +114,12 @@ pub fn pictures() -> Vec<Picture> {
             file: "2-sign-off-name.svg",
             caption: "Signing off: the operator's name is asked once",
             state: name_prompt,
+            size: BIG,
+        },
+        Picture {
+            file: "2-rehearsal.svg",
+            caption: "h on the checklist: a rehearsal on a copy, its progress, Start waiting",
+            state: rehearsing(),
             size: BIG,
         },
         Picture {

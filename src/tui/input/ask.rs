@@ -134,6 +134,10 @@ pub(super) fn ask_quit(state: &mut State, interrupt: bool) -> Option<Effect> {
             "The run stops; start again with `cutover`.".to_string(),
         ]
     };
+    let mut lines = lines;
+    if crate::tui::rehearse::blocks_start(state).is_some() {
+        lines.push("The rehearsal stops and its side stack is torn down first.".into());
+    }
     state.popup = Some(Popup::Confirm(Question {
         ask: Ask::Quit,
         title: "Quit?".into(),

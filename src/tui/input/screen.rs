@@ -29,6 +29,7 @@ pub(super) fn on_screen(state: &mut State, cmd: Cmd) -> Option<Effect> {
         }
         Cmd::SignOff => return sign_off(state),
         Cmd::Start => ask_start(state),
+        Cmd::Rehearse => return crate::tui::rehearse::start(state),
         Cmd::Pause if matches!(state.phase, Phase::Running) => {
             state.phase = Phase::Pausing;
             return Some(Effect::Send(Command::Pause));

@@ -15,9 +15,14 @@ use crate::tui::state::{State, Status, StepView};
 pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
     // The start box only as tall as its reasons: at 80×24 the items need the rows.
     let reasons = state.start_blockers().len() as u16;
-    let [list, detail] =
-        Layout::vertical([Constraint::Min(6), Constraint::Length((reasons + 3).min(8))])
-            .areas(area);
+    // The rehearsal's panel, once `h` started one: its status and newest lines.
+    let panel = if state.rehearsal.is_some() { 6 } else { 0 };
+    let [list, rehearsal, detail] = Layout::vertical([
+        Constraint::Min(6),
+        Constraint::Length(panel),
+        Constraint::Length((reasons + 3).min(8)),
+    ])
+    .areas(area);
     let rows = list.height.saturating_sub(2) as usize;
     // Every item's evidence if it all fits; else only for the selected item and the ones that
     // did not pass, so no item is pushed out of sight by another's evidence.
@@ -41,7 +46,43 @@ pub fn draw(f: &mut Frame, area: Rect, state: &State, theme: &Theme) {
         .title(Span::styled(" Pre-flight checklist ", theme.title()))
         .title_bottom(format!(" operator: {operator} "));
     f.render_widget(Paragraph::new(lines).block(block), list);
+    if let Some(p) = &state.rehearsal {
+        draw_rehearsal(f, rehearsal, p, theme);
+    }
     draw_start(f, detail, state, theme);
+}
+
+/// The rehearsal started with `h`: running (its newest lines), or its result first.
+fn draw_rehearsal(f: &mut Frame, area: Rect, p: &crate::tui::rehearse::Panel, theme: &Theme) {
+    let rows = area.height.saturating_sub(2) as usize;
+    let mut lines = Vec::new();
+    let title = match &p.ended {
+        None => " Rehearsal on a copy: running (q stops it and tears it down) ".to_string(),
+        Some(Ok(e)) => {
+            let style = if e.passed { theme.ok() } else { theme.bad() };
+            lines.push(Line::styled(e.line.clone(), style));
+            if !e.left_behind.is_empty() {
+                let left = format!(
+                    "its teardown left {}: remove by hand",
+                    e.left_behind.join(", ")
+                );
+                lines.push(Line::styled(left, theme.bad()));
+            }
+            format!(
+                " Rehearsal on a copy: {} ",
+                if e.passed { "PASSED" } else { "FAILED" }
+            )
+        }
+        Some(Err(why)) => {
+            lines.push(Line::styled(format!("refused: {why}"), theme.bad()));
+            " Rehearsal on a copy: refused (nothing was created) ".to_string()
+        }
+    };
+    let room = rows.saturating_sub(lines.len());
+    let newest = p.lines.iter().skip(p.lines.len().saturating_sub(room));
+    lines.extend(newest.map(|l| Line::styled(l.clone(), theme.dim())));
+    let block = Block::bordered().title(Span::styled(title, theme.title()));
+    f.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 /// Each item's lines, tagged with the item's index; evidence where `evidence` says so.

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::unbounded_channel;
+use tokio_util::sync::CancellationToken;
 
 use crate::adapters::docker::{DockerClient, ExecSpec};
 use crate::adapters::postgres;
@@ -81,9 +82,14 @@ pub struct Rehearsal {
     pub app_dropped: Vec<String>,
 }
 
-/// Runs a rehearsal for the stack `config` describes; `say` gets progress lines. Err: refused
-/// before anything was created (the message says why).
-pub async fn rehearse(config: &Config, say: &(dyn Fn(String) + Sync)) -> Result<Rehearsal> {
+/// Runs a rehearsal for the stack `config` describes; `say` gets progress lines. `cancel`
+/// stops it where it is (the command line cancels on Ctrl-C, the wizard on quit); the
+/// teardown runs either way. Err: refused before anything was created (the message says why).
+pub async fn rehearse(
+    config: &Config,
+    say: &(dyn Fn(String) + Sync),
+    cancel: &CancellationToken,
+) -> Result<Rehearsal> {
     let t0 = Instant::now();
     let started_at = chrono::Utc::now();
     let docker = DockerClient::connect()
@@ -156,7 +162,7 @@ pub async fn rehearse(config: &Config, say: &(dyn Fn(String) + Sync)) -> Result<
     );
     let ended = tokio::select! {
         r = body => r,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted (Ctrl-C)")),
+        () = cancel.cancelled() => Err(anyhow::anyhow!("interrupted by the operator")),
     };
     if let Err(e) = ended {
         result.outcome = format!("{e:#}");
