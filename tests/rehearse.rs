@@ -24,7 +24,8 @@
 //! - a live server that allows no replication connection (`max_wal_senders = 0`) is copied
 //!   logically (pg_dump into a server the old image initialised): the rehearsal passes, says
 //!   which copy and why, carries the logical copy's caveats, still rebuilds the text indexes
-//!   (the copy was built under the old C library), and leaves the world as it was; when the
+//!   (the copy was built under the old C library), runs on the live server's configuration
+//!   (the side run's base backup is refused too), and leaves the world as it was; when the
 //!   pre-check passes but pg_basebackup is refused all the same (no `replication` line in
 //!   pg_hba.conf), the copy falls back to pg_dump with pg_basebackup's own words.
 
@@ -576,6 +577,20 @@ async fn a_logical_rehearsal_passes(stack: &Stack) -> (String, Value) {
         "the text indexes are rebuilt on the logical copy too: {f}"
     );
     assert!(f["rollback_ms"].as_i64().unwrap() > 0, "{f}");
+    // The copy runs on the live server's configuration, as a physical copy would: the side
+    // run met its refusal of replication, and its backup was the real run's (a dump).
+    let side_run = Path::new(r["side_run"].as_str().unwrap());
+    let journal = std::fs::read_to_string(side_run.join("journal.jsonl")).unwrap();
+    let outputs: Vec<Value> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.to_string().contains("\"base-backup\""))
+        .filter_map(|v| v.get("output").cloned())
+        .collect();
+    assert!(
+        outputs.iter().any(|o| !o["refused"].is_null()),
+        "the side run's base backup was refused like the live server's: {outputs:?}"
+    );
 
     // The live stack: the same world, the same start times, no session of the copy.
     assert_eq!(

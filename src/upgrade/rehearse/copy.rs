@@ -14,7 +14,10 @@
 //!   psql, where only "role ... already exists" is tolerated: the entrypoint made the bootstrap
 //!   role) and every database that takes connections, templates aside (`pg_dump -Fc` into
 //!   `pg_restore --create`, which recreates each with its own locale, owner and settings),
-//!   exec to exec (`DockerClient::pipe_exec`).
+//!   exec to exec (`DockerClient::pipe_exec`); last, the server's own configuration files
+//!   (`SETTINGS`, as a physical copy would carry them: the side run must meet the live
+//!   server's `max_wal_senders = 0` or pg_hba.conf, or its backup is not the real run's) and
+//!   a restart of the copy to read them.
 //!
 //! Invariants: the live server is only read, by sessions that end with the copy; no byte of it
 //! is written on cutover's machine; all the copy creates is the side project's (its container
@@ -32,6 +35,15 @@ use crate::adapters::docker::{DockerClient, ExecSpec, Readiness};
 use crate::adapters::postgres::{self, PgCredentials, PgTarget};
 use crate::upgrade::compose_up::compose;
 use crate::upgrade::env::UpgradeEnv;
+
+/// The configuration files of a cluster, in its data directory (as initdb writes them and the
+/// official images keep them).
+const SETTINGS: [&str; 4] = [
+    "postgresql.conf",
+    "postgresql.auto.conf",
+    "pg_hba.conf",
+    "pg_ident.conf",
+];
 
 const PHYSICAL: &str = "physical (pg_basebackup inside the live container over its local \
                         socket: the same files, settings and on-disk index order, nothing \
@@ -331,7 +343,39 @@ async fn logical(job: &CopyJob<'_>, say: &(dyn Fn(String) + Sync)) -> Result<u64
         ));
         bytes += piped.bytes;
     }
+    carry_settings(job, &into).await?;
+    wait_initialised(job.docker, &into, &boot, job.ready_within).await?;
     Ok(bytes)
+}
+
+/// The live cluster's configuration files over the copy's, then the copy restarted on them.
+async fn carry_settings(job: &CopyJob<'_>, into: &str) -> Result<()> {
+    let pgdata = job
+        .shape
+        .env
+        .iter()
+        .find_map(|kv| kv.strip_prefix("PGDATA="))
+        .unwrap_or("/var/lib/postgresql/data");
+    let mut tar = vec!["tar", "-C", pgdata, "-cf", "-"];
+    tar.extend(SETTINGS);
+    job.docker
+        .pipe_tar(
+            &job.live.container,
+            &ExecSpec::new(tar).user("postgres"),
+            into,
+            pgdata,
+        )
+        .await
+        .context("copying the live server's configuration files")?;
+    compose(
+        job.tool,
+        &[job.side.compose_file()],
+        &job.side.project,
+        &["restart", "-t", "10", &job.shape.service],
+    )
+    .await
+    .context("restarting the copy on the live server's configuration")?;
+    Ok(())
 }
 
 /// Until the side server takes a login over TCP: its entrypoint's initialising server listens
