@@ -28,6 +28,8 @@
 //!   (the side run's base backup is refused too), and leaves the world as it was; when the
 //!   pre-check passes but pg_basebackup is refused all the same (no `replication` line in
 //!   pg_hba.conf), the copy falls back to pg_dump with pg_basebackup's own words.
+//! - Ctrl-C while the logical copy's pg_dump runs ends that pg_dump's session on the live
+//!   server (the Engine closes its output; nothing is left reading the live database).
 
 mod support;
 
@@ -677,4 +679,69 @@ async fn a_refused_pg_basebackup_falls_back_to_a_logical_copy_with_its_own_words
         "the fallback's reason is pg_basebackup's own: {r}"
     );
     assert!(said.contains(kind), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_the_logical_copy_leaves_no_pg_dump_session_on_the_live_server() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    // Large enough (about 330 MB) for its pg_dump to take several seconds.
+    let stack = Stack::up_seeded(200_000);
+    stack
+        .connect()
+        .await
+        .batch_execute("ALTER SYSTEM SET max_wal_senders = 0")
+        .await
+        .unwrap();
+    restart_live_postgres(&stack).await;
+    let before = World::of(&stack).await;
+    let mut child = Run::new(stack.dir(), &["rehearse"])
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The databases are copied in name order: `postgres`, then the application's.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("database postgres:") {
+            break;
+        }
+    }
+    support::wait_for(
+        "the application database's pg_dump on the live server",
+        std::time::Duration::from_secs(30),
+        || async { (copy_sessions(&stack).await > 0).then_some(()) },
+    )
+    .await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{seen:?}\n{rest:?}");
+    assert!(
+        !rest.iter().any(|l| l.contains("(logical)")),
+        "interrupted during the copy: {rest:?}"
+    );
+    support::wait_for(
+        "the interrupted pg_dump's session to end",
+        // Well under what the whole dump takes (about 10 s here).
+        std::time::Duration::from_secs(5),
+        || async { (copy_sessions(&stack).await == 0).then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        World::of(&stack).await.diff(&before, &[]),
+        Vec::<String>::new()
+    );
+    assert_eq!(side_leftovers(stack.project()), Vec::<String>::new());
 }
