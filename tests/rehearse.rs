@@ -21,6 +21,15 @@
 //!   no copy of the app is ever created;
 //! - a fault injected after the recreate, inside the side run, fails it the same way: the
 //!   teardown does not depend on how far the rehearsal got.
+//! - a live server that allows no replication connection (`max_wal_senders = 0`) is copied
+//!   logically (pg_dump into a server the old image initialised): the rehearsal passes, says
+//!   which copy and why, carries the logical copy's caveats, still rebuilds the text indexes
+//!   (the copy was built under the old C library), runs on the live server's configuration
+//!   (the side run's base backup is refused too), and leaves the world as it was; when the
+//!   pre-check passes but pg_basebackup is refused all the same (no `replication` line in
+//!   pg_hba.conf), the copy falls back to pg_dump with pg_basebackup's own words.
+//! - Ctrl-C while the logical copy's pg_dump runs ends that pg_dump's session on the live
+//!   server (the Engine closes its output; nothing is left reading the live database).
 
 mod support;
 
@@ -482,6 +491,254 @@ async fn ctrl_c_in_the_middle_of_the_rehearsal_still_tears_everything_down() {
             .any(|l| l.contains("tearing the side stack down")),
         "{rest:?}"
     );
+    assert_eq!(
+        World::of(&stack).await.diff(&before, &[]),
+        Vec::<String>::new()
+    );
+    assert_eq!(side_leftovers(stack.project()), Vec::<String>::new());
+}
+
+/// Restarts the live postgres and waits until it takes a login again.
+async fn restart_live_postgres(stack: &Stack) {
+    let pg = stack.container("postgres");
+    docker(&["restart", &pg]);
+    let ip = support::container_ip(&pg);
+    support::wait_for(
+        "postgres after the restart",
+        std::time::Duration::from_secs(60),
+        || async {
+            support::connect_pg(ip, stack.password())
+                .await
+                .ok()
+                .map(|_| ())
+        },
+    )
+    .await;
+}
+
+/// Sessions of the copy's clients (or any replication session) on the live server.
+async fn copy_sessions(stack: &Stack) -> i64 {
+    stack
+        .connect()
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender' \
+             OR application_name IN ('pg_basebackup', 'pg_dump', 'pg_dumpall', 'psql')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Runs a rehearsal that must pass on a logical copy; checks what is common to the two ways
+/// of getting there and returns what it printed and its rehearsal.json.
+async fn a_logical_rehearsal_passes(stack: &Stack) -> (String, Value) {
+    let p = stack.project().to_string();
+    let names: Vec<String> = ["postgres", "backend", "celery-worker"]
+        .iter()
+        .map(|s| stack.container(s))
+        .collect();
+    let before = World::of(stack).await;
+    let started = started_at(&names);
+
+    let out = Run::new(stack.dir(), &["rehearse"]).output();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("Rehearsal PASSED"), "{said}");
+    assert!(said.contains("forecast: DB downtime"), "{said}");
+    assert!(
+        said.contains("caveat: the copy is logical") && said.contains("collation hazard"),
+        "the forecast is printed with the logical copy's caveats: {said}"
+    );
+    assert!(
+        !said.contains(stack.password()),
+        "the password is never printed"
+    );
+
+    let r = rehearsal_json(stack.dir());
+    assert_eq!(r["passed"], true, "{r}");
+    assert!(
+        r["copy_kind"]
+            .as_str()
+            .unwrap()
+            .starts_with("logical (pg_dump): "),
+        "{r}"
+    );
+    assert!(r["copy_bytes"].as_u64().unwrap() > 0, "{r}");
+    let f = &r["forecast"];
+    let caveats = f["caveats"].to_string();
+    assert!(
+        caveats.contains("without the live volume's bloat")
+            && caveats.contains("old image's C library"),
+        "{f}"
+    );
+    // The copy was restored under the old image's C library: the move's hazard is still there.
+    assert!(
+        f["reindexed"].as_u64().unwrap() >= 3,
+        "the text indexes are rebuilt on the logical copy too: {f}"
+    );
+    assert!(f["rollback_ms"].as_i64().unwrap() > 0, "{f}");
+    // The copy runs on the live server's configuration, as a physical copy would: the side
+    // run met its refusal of replication, and its backup was the real run's (a dump).
+    let side_run = Path::new(r["side_run"].as_str().unwrap());
+    let journal = std::fs::read_to_string(side_run.join("journal.jsonl")).unwrap();
+    let outputs: Vec<Value> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.to_string().contains("\"base-backup\""))
+        .filter_map(|v| v.get("output").cloned())
+        .collect();
+    assert!(
+        outputs.iter().any(|o| !o["refused"].is_null()),
+        "the side run's base backup was refused like the live server's: {outputs:?}"
+    );
+
+    // The live stack: the same world, the same start times, no session of the copy.
+    assert_eq!(
+        World::of(stack).await.diff(&before, &[]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        started_at(&names),
+        started,
+        "nothing of the live stack restarted"
+    );
+    assert_eq!(
+        copy_sessions(stack).await,
+        0,
+        "no session left on the live server"
+    );
+    assert_eq!(side_leftovers(&p), Vec::<String>::new());
+    (said, r)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_without_wal_senders_is_copied_logically_and_the_rehearsal_still_passes() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(300);
+    stack
+        .connect()
+        .await
+        .batch_execute("ALTER SYSTEM SET max_wal_senders = 0")
+        .await
+        .unwrap();
+    restart_live_postgres(&stack).await;
+
+    let (said, r) = a_logical_rehearsal_passes(&stack).await;
+    let why = "logical (pg_dump): the server allows no replication connection: max_wal_senders = 0";
+    assert_eq!(r["copy_kind"], why, "{r}");
+    assert!(said.contains(why), "which copy, and why, is said: {said}");
+    assert!(
+        !said.contains("pg_basebackup failed"),
+        "the pre-check decided: pg_basebackup was not tried: {said}"
+    );
+    let senders: String = stack
+        .connect()
+        .await
+        .query_one("SHOW max_wal_senders", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(senders, "0", "the live server's settings are its own");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_pg_basebackup_falls_back_to_a_logical_copy_with_its_own_words() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(50);
+    // The pre-check passes (a superuser, WAL senders, wal_level replica), but pg_hba.conf has
+    // no `replication` line, so pg_basebackup's connection is refused.
+    let pg = stack.container("postgres");
+    docker(&[
+        "exec",
+        "-u",
+        "postgres",
+        &pg,
+        "sed",
+        "-i",
+        "/replication/d",
+        "/var/lib/postgresql/data/pg_hba.conf",
+    ]);
+    stack
+        .connect()
+        .await
+        .batch_execute("SELECT pg_reload_conf()")
+        .await
+        .unwrap();
+
+    let (said, r) = a_logical_rehearsal_passes(&stack).await;
+    let kind = r["copy_kind"].as_str().unwrap();
+    assert!(
+        kind.starts_with("logical (pg_dump): pg_basebackup failed: ")
+            && kind.contains("no pg_hba.conf entry for replication connection"),
+        "the fallback's reason is pg_basebackup's own: {r}"
+    );
+    assert!(said.contains(kind), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_the_logical_copy_leaves_no_pg_dump_session_on_the_live_server() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    // Large enough (about 330 MB) for its pg_dump to take several seconds.
+    let stack = Stack::up_seeded(200_000);
+    stack
+        .connect()
+        .await
+        .batch_execute("ALTER SYSTEM SET max_wal_senders = 0")
+        .await
+        .unwrap();
+    restart_live_postgres(&stack).await;
+    let before = World::of(&stack).await;
+    let mut child = Run::new(stack.dir(), &["rehearse"])
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The databases are copied in name order: `postgres`, then the application's.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.contains("database postgres:") {
+            break;
+        }
+    }
+    support::wait_for(
+        "the application database's pg_dump on the live server",
+        std::time::Duration::from_secs(30),
+        || async { (copy_sessions(&stack).await > 0).then_some(()) },
+    )
+    .await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{seen:?}\n{rest:?}");
+    assert!(
+        !rest.iter().any(|l| l.contains("(logical)")),
+        "interrupted during the copy: {rest:?}"
+    );
+    support::wait_for(
+        "the interrupted pg_dump's session to end",
+        // Well under what the whole dump takes (about 10 s here).
+        std::time::Duration::from_secs(5),
+        || async { (copy_sessions(&stack).await == 0).then_some(()) },
+    )
+    .await;
     assert_eq!(
         World::of(&stack).await.diff(&before, &[]),
         Vec::<String>::new()

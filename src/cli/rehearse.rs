@@ -85,6 +85,9 @@ fn summary(r: &Rehearsal) -> String {
         for n in &f.not_rehearsed {
             s.push_str(&format!("  not rehearsed: {n}\n"));
         }
+        for c in &f.caveats {
+            s.push_str(&format!("  caveat: {c}\n"));
+        }
     } else if !r.passed {
         s.push_str("  no forecast: the upgrade did not get past its checks on the copy\n");
     }

@@ -6,9 +6,10 @@
 //!   the fast rollback's wall time.
 //! - Scaled: the steps whose work grows with the data (the backup, the collation check and
 //!   REINDEX, the "after" fingerprint) by `live bytes / copied bytes`; the rest are taken as
-//!   measured. The copy is physical and whole, so the factor is the growth since the copy
-//!   (about 1 right after it); it is printed with the forecast so nobody mistakes one for the
-//!   other.
+//!   measured. A physical copy is whole, so the factor is the growth since the copy (about 1
+//!   right after it); a logical copy has no bloat, so the factor is above 1 and corrects for
+//!   size, not for the freshly built indexes (the forecast's `caveats` say so). It is printed
+//!   with the forecast so nobody mistakes one for the other.
 //! - The application downtime is the window from the writers' stop to the backend's health.
 //!   Without the application in the rehearsal (`rehearse_app` off) the writers' stop and start
 //!   and the backend's start-up are not in it: the forecast says so. With it, copies of the
@@ -62,6 +63,9 @@ pub struct Forecast {
     /// their start-up and health.
     #[serde(default)]
     pub app_rehearsed: bool,
+    /// How the forecast must be read, in words (a logical copy's, `copy::caveats`).
+    #[serde(default)]
+    pub caveats: Vec<String>,
 }
 
 impl Forecast {
@@ -135,6 +139,7 @@ impl Forecast {
             phases,
             not_rehearsed: Vec::new(),
             app_rehearsed: false,
+            caveats: Vec::new(),
         }
     }
 

@@ -7,10 +7,12 @@
 //!    copy and its backup;
 //! 2. write the side stack's compose file (`side`) and let Compose create it without starting
 //!    it: an isolated network, the copy's volume, postgres on the OLD image;
-//! 3. copy the live cluster into that volume with `pg_basebackup` run inside the live
-//!    container over its local socket (a physical copy: the same files, locale, settings and
-//!    on-disk index order; the live stack is neither stopped nor written to), streamed through
-//!    the Engine into the side container (`adapters::docker::archive`);
+//! 3. copy the live cluster into that volume (`copy`): with `pg_basebackup` run inside the
+//!    live container over its local socket when the server allows it (a physical copy: the
+//!    same files, locale, settings and on-disk index order), else with `pg_dump` into a
+//!    server the old image initialises with the live locale (a logical copy; the forecast
+//!    then carries its caveats). Either way the live stack is neither stopped nor written to,
+//!    and the copy streams through the Engine, never through cutover's disk;
 //! 4. start the copy, then run the real plan against the side stack on the engine the `run`
 //!    command uses (every check and action, signed off as "cutover rehearse"), then the fast
 //!    rollback the same way. The backup it takes is measured, then deleted;
@@ -23,6 +25,7 @@
 //! the application's own migrations command (cutover's built-in migrations are rehearsed).
 
 pub mod app_copy;
+pub mod copy;
 pub mod forecast;
 pub mod side;
 pub mod target_on_copy;
@@ -35,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::unbounded_channel;
 use tokio_util::sync::CancellationToken;
 
-use crate::adapters::docker::{DockerClient, ExecSpec};
+use crate::adapters::docker::DockerClient;
 use crate::adapters::postgres;
 use crate::config::Config;
 use crate::engine::{Command, EventKind, Journal, Policy, RunOutcome, Runner};
@@ -53,11 +56,13 @@ const SIGNER: &str = "cutover rehearse";
 pub struct Rehearsal {
     pub dir: PathBuf,
     pub started_at: chrono::DateTime<chrono::Utc>,
-    /// `physical (pg_basebackup)`: what kind of copy, and why, in words.
+    /// `physical (pg_basebackup ...)` or `logical (pg_dump): <why no physical copy>`: what
+    /// kind of copy, and why, in words.
     pub copy_kind: String,
     /// The live cluster's size (`pg_database_size` of every database) when copied.
     pub live_bytes: u64,
-    /// Bytes of the copy as streamed (a tar of the data directory, WAL included).
+    /// Bytes of the copy as streamed (a tar of the data directory, WAL included; or the
+    /// logical copy's dumps).
     pub copy_bytes: u64,
     /// The copy's size as the side server reports it (the forecast's scale is
     /// `live_bytes / copy_db_bytes`).
@@ -104,6 +109,7 @@ pub async fn rehearse(
     let live_pg = env.postgres_container().await?;
     let shape = shape_of(&docker, &live_pg, &config.postgres_service).await?;
     let live_bytes = cluster_bytes(&env).await?;
+    let live = copy::Live::read(&env, &live_pg).await?;
     check_disk(&docker, live_bytes).await?;
     let tool = crate::upgrade::compose_up::required(
         tool::detect(&config.compose_command)
@@ -130,9 +136,7 @@ pub async fn rehearse(
     let mut result = Rehearsal {
         dir: dir.clone(),
         started_at,
-        copy_kind: "physical (pg_basebackup inside the live container over its local socket: \
-                    the same files, settings and on-disk index order, nothing stopped)"
-            .into(),
+        copy_kind: "none (the rehearsal did not get to the copy)".into(),
         live_bytes,
         copy_bytes: 0,
         copy_db_bytes: 0,
@@ -155,7 +159,7 @@ pub async fn rehearse(
         &docker,
         &tool,
         &side,
-        &live_pg,
+        &live,
         &shape,
         &mut result,
         say,
@@ -184,7 +188,7 @@ async fn run_side(
     docker: &DockerClient,
     tool: &[String],
     side: &SideStack,
-    live_pg: &str,
+    live: &copy::Live,
     shape: &PostgresShape,
     result: &mut Rehearsal,
     say: &(dyn Fn(String) + Sync),
@@ -195,45 +199,26 @@ async fn run_side(
     crate::upgrade::compose_up::compose(tool, files, &side.project, &["up", "--no-start"]).await?;
 
     say(format!(
-        "rehearsal: copying {} ({:.0} MB) from {live_pg} with pg_basebackup",
+        "rehearsal: copying {} ({:.0} MB)",
         config.project,
         result.live_bytes as f64 / 1e6
     ));
     let t = Instant::now();
-    let creds = crate::adapters::postgres::PgCredentials::from_env_list(&shape.env);
-    let spec = ExecSpec::new([
-        "pg_basebackup",
-        "-D",
-        "-",
-        "-F",
-        "t",
-        "-X",
-        "fetch",
-        "-c",
-        "fast",
-        "--no-manifest",
-        "-w",
-        "-U",
-        &config.db_user.clone().unwrap_or(creds.user.clone()),
-    ])
-    .env(
-        "PGPASSWORD",
-        &config
-            .db_password
-            .clone()
-            .or(creds.password.clone())
-            .unwrap_or_default(),
-    )
-    .user("postgres");
-    let piped = docker
-        .pipe_tar(live_pg, &spec, &side.postgres_container(), &shape.data_path)
+    let job = copy::CopyJob {
+        docker,
+        tool,
+        side,
+        shape,
+        live,
+        ready_within: Duration::from_secs(config.ready_timeout_secs),
+    };
+    let copied = copy::copy(&job, &mut result.copy_kind, say)
         .await
         .context("copying the live cluster")?;
-    result.copy_bytes = piped.bytes;
+    result.copy_bytes = copied.bytes;
     result.copy_ms = t.elapsed().as_millis() as i64;
     say(format!(
-        "rehearsal: copied {:.0} MB in {:.1} s; starting the copy on {}",
-        piped.bytes as f64 / 1e6,
+        "rehearsal: copied in {:.1} s; starting the copy on {}",
         t.elapsed().as_secs_f64(),
         shape.image
     ));
@@ -317,6 +302,9 @@ async fn run_side(
     let mut forecast = Forecast::from_run(&state, result.live_bytes, result.copy_db_bytes);
     forecast.app_rehearsed = side.app.is_some();
     forecast.not_rehearsed = not_rehearsed(config, side.app.is_some());
+    if copied.logical {
+        forecast.caveats = copy::caveats(&shape.image);
+    }
     result.forecast = Some(forecast);
     Ok(())
 }
