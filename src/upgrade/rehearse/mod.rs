@@ -218,8 +218,9 @@ async fn run_side(
     result.copy_bytes = copied.bytes;
     result.copy_ms = t.elapsed().as_millis() as i64;
     say(format!(
-        "rehearsal: copied in {:.1} s; starting the copy on {}",
+        "rehearsal: copied in {:.1} s; the copy {} on {}",
         t.elapsed().as_secs_f64(),
+        if copied.logical { "runs" } else { "starts" },
         shape.image
     ));
     crate::upgrade::compose_up::compose(tool, files, &side.project, &["up", "-d"]).await?;
