@@ -192,26 +192,13 @@ async fn a_server_that_refuses_replication_gets_a_dump_in_the_window() {
     };
     let stack = Stack::up_seeded(50);
     let dir = stack.dir();
-    let pg = stack.container("postgres");
     stack
         .connect()
         .await
         .batch_execute("ALTER SYSTEM SET max_wal_senders = 0")
         .await
         .unwrap();
-    docker(&["restart", &pg]);
-    let ip = support::container_ip(&pg);
-    support::wait_for(
-        "postgres after the restart",
-        std::time::Duration::from_secs(60),
-        || async {
-            support::connect_pg(ip, stack.password())
-                .await
-                .ok()
-                .map(|_| ())
-        },
-    )
-    .await;
+    stack.restart_postgres().await;
     let out = Run::upgrade(dir).output();
     let log = text(&out);
     assert_eq!(out.status.code(), Some(0), "{log}");

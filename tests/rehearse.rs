@@ -498,24 +498,6 @@ async fn ctrl_c_in_the_middle_of_the_rehearsal_still_tears_everything_down() {
     assert_eq!(side_leftovers(stack.project()), Vec::<String>::new());
 }
 
-/// Restarts the live postgres and waits until it takes a login again.
-async fn restart_live_postgres(stack: &Stack) {
-    let pg = stack.container("postgres");
-    docker(&["restart", &pg]);
-    let ip = support::container_ip(&pg);
-    support::wait_for(
-        "postgres after the restart",
-        std::time::Duration::from_secs(60),
-        || async {
-            support::connect_pg(ip, stack.password())
-                .await
-                .ok()
-                .map(|_| ())
-        },
-    )
-    .await;
-}
-
 /// Sessions of the copy's clients (or any replication session) on the live server.
 async fn copy_sessions(stack: &Stack) -> i64 {
     stack
@@ -625,7 +607,7 @@ async fn a_server_without_wal_senders_is_copied_logically_and_the_rehearsal_stil
         .batch_execute("ALTER SYSTEM SET max_wal_senders = 0")
         .await
         .unwrap();
-    restart_live_postgres(&stack).await;
+    stack.restart_postgres().await;
 
     let (said, r) = a_logical_rehearsal_passes(&stack).await;
     let why = "logical (pg_dump): the server allows no replication connection: max_wal_senders = 0";
@@ -696,7 +678,7 @@ async fn ctrl_c_during_the_logical_copy_leaves_no_pg_dump_session_on_the_live_se
         .batch_execute("ALTER SYSTEM SET max_wal_senders = 0")
         .await
         .unwrap();
-    restart_live_postgres(&stack).await;
+    stack.restart_postgres().await;
     let before = World::of(&stack).await;
     let mut child = Run::new(stack.dir(), &["rehearse"])
         .command()

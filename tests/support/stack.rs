@@ -17,6 +17,25 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// Restarts the stack's postgres (e.g. after `ALTER SYSTEM`) and waits until it takes a
+    /// login again.
+    pub async fn restart_postgres(&self) {
+        let pg = self.container("postgres");
+        super::docker(&["restart", &pg]);
+        let ip = super::container_ip(&pg);
+        super::wait_for(
+            "postgres after the restart",
+            std::time::Duration::from_secs(60),
+            || async {
+                super::connect_pg(ip, self.password())
+                    .await
+                    .ok()
+                    .map(|_| ())
+            },
+        )
+        .await;
+    }
+
     /// A healthy stack with empty application tables (the worker creates `worker_ticks`).
     pub fn up() -> Stack {
         Self::up_seeded(0)
