@@ -290,14 +290,24 @@ fn report(
             &s.get("portable_dump_ms.cutover"),
         ),
         Row::new(
-            "verification in the window: fingerprint before",
+            "verification in the window: backup's start (WAL position; the fingerprint before issue 14)",
             "ms",
             &s.get("fingerprint_ms.cutover"),
+        ),
+        Row::new(
+            "verification in the window: postgres-ready's continuity proof, counters, snapshot",
+            "ms",
+            &s.get("hold_ms.cutover"),
         ),
         Row::new(
             "verification in the window: verify-data",
             "ms",
             &s.get("verify_ms.cutover"),
+        ),
+        Row::new(
+            "verification after the window: verify-fingerprints (app up)",
+            "ms",
+            &s.get("verify_after_ms.cutover"),
         ),
         Row::new("backup throughput", "MB/s", &s.get("backup_mbps.cutover"))
             .against(

@@ -31,7 +31,7 @@ use support::cutover::{
 /// Every action boundary in plan order (a resumed run passes each once), plus the last pre-flight check and the two mid-step points: after
 /// the backup's fingerprint is journaled (the WAL not yet received), and with the old postgres
 /// parked but no new container yet.
-const POINTS: [&str; 19] = [
+const POINTS: [&str; 21] = [
     "kill-after:sessions",
     "kill-after:pull-images",
     "kill-after:edit-compose",
@@ -39,6 +39,10 @@ const POINTS: [&str; 19] = [
     // The base is in its volume and its replication slot holds WAL: both must go.
     "kill-after:base-backup",
     "kill-after:stop-writers",
+    // The output journaled, the WAL not yet received (the window reads no table: the first
+    // progress point is that output).
+    "kill-during:backup:1",
+    // The WAL received and journaled, the slot not yet dropped: the resumed step drops it.
     "kill-during:backup:2",
     "kill-after:backup",
     "kill-after:checkpoint",
@@ -51,6 +55,10 @@ const POINTS: [&str; 19] = [
     "kill-after:verify-data",
     "kill-after:start-writers",
     "kill-after:backend-healthy",
+    // The window's two snapshots are read and compared: the journal holds the state at the
+    // stop; a kill before it (any point above from postgres-ready on) leaves the rollback to
+    // read it from the snapshot or the physical backup.
+    "kill-after:verify-fingerprints",
     "kill-after:portable-dump",
 ];
 

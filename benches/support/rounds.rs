@@ -131,6 +131,8 @@ pub async fn round(cx: &mut Ctx, i: usize, s: &mut Samples) -> Result<()> {
         s.push("fingerprint_ms.cutover", f.fingerprint_ms);
         for (k, v) in [
             ("verify_ms.cutover", f.verify_ms),
+            ("hold_ms.cutover", f.hold_ms),
+            ("verify_after_ms.cutover", f.after_window_ms),
             ("base_backup_ms.cutover", f.base_ms),
             ("portable_dump_ms.cutover", f.portable_ms),
         ] {

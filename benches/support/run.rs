@@ -59,6 +59,11 @@ pub struct RunFigures {
     /// The "before" fingerprint inside `backup`, and `verify-data`'s whole step.
     pub fingerprint_ms: f64,
     pub verify_ms: Option<f64>,
+    /// `postgres-ready`'s part after the first answer (continuity proof, counters, the
+    /// snapshot of the stop opened): in the window, but not database downtime.
+    pub hold_ms: Option<f64>,
+    /// `verify-fingerprints`, after the window: the two snapshots read and compared.
+    pub after_window_ms: Option<f64>,
     /// The base backup before the window, the portable dump after it (physical only).
     pub base_ms: Option<f64>,
     pub portable_ms: Option<f64>,
@@ -103,6 +108,8 @@ pub async fn run(dir: &Path) -> Result<RunFigures> {
         dump_ms,
         fingerprint_ms,
         verify_ms: j.step_ms("verify-data"),
+        hold_ms: j.outputs_span("postgres-ready"),
+        after_window_ms: j.step_ms("verify-fingerprints"),
         base_ms: j.step_ms("base-backup"),
         portable_ms: j.step_ms("portable-dump"),
         physical,
@@ -151,6 +158,20 @@ impl Journal {
         let a = Self::at(self.first("step_started", step)?)?;
         let b = Self::at(self.first("step_finished", step)?)?;
         Some((b - a).num_milliseconds() as f64)
+    }
+
+    /// From a step's first journaled output to its last (None with fewer than two).
+    fn outputs_span(&self, step: &str) -> Option<f64> {
+        let outs: Vec<_> = self
+            .0
+            .iter()
+            .filter(|v| v["type"] == "step_output" && v["step"] == step)
+            .filter_map(Self::at)
+            .collect();
+        match outs.as_slice() {
+            [f, .., l] => Some((*l - *f).num_milliseconds() as f64),
+            _ => None,
+        }
     }
 
     /// (fingerprint ms, in-window backup ms, physical?) of the `backup` step.

@@ -23,6 +23,7 @@
 //! - Identifiers reach SQL only through `format('%I.%I')` computed by the server, never pasted.
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -167,6 +168,58 @@ const PIN_SETTINGS: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
     SET LOCAL extra_float_digits = 1;
     SET LOCAL bytea_output = 'hex';";
 
+/// For a server reached only through `psql` in its container (a backup started with no
+/// network): the statement that lists `schema`'s tables as `name|quoted name|hashable`.
+pub fn psql_list_sql(schema: &str) -> String {
+    let types = RECORD_HASHABLE
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    TABLES_SQL
+        .replace("$1", &crate::adapters::postgres::quote_literal(schema))
+        .replace("$2", &format!("ARRAY[{types}]::name[]"))
+}
+
+/// For the same server: one statement reading every listed table (`(name, quoted, hashable)`
+/// as [`psql_list_sql`] printed them) by `method`, in one pinned snapshot, printing
+/// `name|rows|checksum` per table. [`parse_psql`] reads the output.
+pub fn psql_read_sql(method: Method, tables: &[(String, String, bool)]) -> String {
+    let mut sql = format!("{PIN_SETTINGS}\n");
+    for (name, qualified, hashable) in tables {
+        sql.push_str(&format!(
+            "SELECT {}, count(*), coalesce(sum({}), 0)::text FROM {qualified} AS t;\n",
+            crate::adapters::postgres::quote_literal(name),
+            method.row_hash_sql(*hashable)
+        ));
+    }
+    sql.push_str("COMMIT;");
+    sql
+}
+
+/// Parses `name|rows|checksum` lines into a fingerprint by `method`.
+pub fn parse_psql(method: Method, out: &str) -> anyhow::Result<Fingerprint> {
+    let mut fp = Fingerprint {
+        method,
+        tables: BTreeMap::new(),
+    };
+    for line in out.lines().filter(|l| !l.trim().is_empty()) {
+        let mut parts = line.rsplitn(3, '|');
+        let (Some(checksum), Some(rows), Some(name)) = (parts.next(), parts.next(), parts.next())
+        else {
+            anyhow::bail!("unexpected fingerprint line {line:?}");
+        };
+        fp.tables.insert(
+            name.to_string(),
+            TableFingerprint {
+                rows: rows.parse().context("a row count")?,
+                checksum: checksum.to_string(),
+            },
+        );
+    }
+    Ok(fp)
+}
+
 /// The fingerprint of every ordinary table in `schema` (partitioned parents and views are
 /// skipped; partitions are ordinary tables and are included), by the current method.
 pub async fn fingerprint(client: &Client, schema: &str) -> anyhow::Result<Fingerprint> {
@@ -192,18 +245,21 @@ pub async fn fingerprint_like(
 /// [`Snapshot::fingerprint`] reads is the database as it was at [`Snapshot::open`], whatever
 /// is written in between. That lets a rollback start the writers and verify the data it gave
 /// them at the same time, and still compare exactly.
-pub struct Snapshot<'a> {
-    client: &'a Client,
+///
+/// `C` is `&Client` for a snapshot read within one function, or an owned `Box<Client>` for
+/// one held across steps (`crate::upgrade::held`).
+pub struct Snapshot<C: Deref<Target = Client>> {
+    client: C,
     method: Method,
     /// (name, schema-qualified quoted name, record-hashable)
     tables: Vec<(String, String, bool)>,
 }
 
-impl<'a> Snapshot<'a> {
+impl<C: Deref<Target = Client>> Snapshot<C> {
     /// Opens the read-only REPEATABLE READ transaction and runs its first query (the table
     /// list), which is what fixes the snapshot. Dropping the value without
     /// [`Snapshot::fingerprint`] leaves the transaction open on `client`.
-    pub async fn open(client: &'a Client, schema: &str, method: Method) -> anyhow::Result<Self> {
+    pub async fn open(client: C, schema: &str, method: Method) -> anyhow::Result<Self> {
         client
             .batch_execute(PIN_SETTINGS)
             .await
@@ -227,6 +283,11 @@ impl<'a> Snapshot<'a> {
             method,
             tables,
         })
+    }
+
+    /// The method the snapshot will hash by.
+    pub fn method(&self) -> Method {
+        self.method
     }
 
     /// Reads every table in the snapshot and ends the transaction.

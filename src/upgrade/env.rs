@@ -57,6 +57,8 @@ pub struct UpgradeEnv {
     database: Option<String>,
     db_user: Option<String>,
     docker: OnceCell<DockerClient>,
+    /// Fingerprint snapshots opened in the window, read after it (`crate::upgrade::held`).
+    pub held: crate::upgrade::held::HeldSnapshots,
 }
 
 /// Where and how the application's health is read.
@@ -145,6 +147,7 @@ impl UpgradeEnv {
             database: config.database.clone(),
             db_user: config.db_user.clone(),
             docker: OnceCell::new(),
+            held: Default::default(),
         }
     }
 

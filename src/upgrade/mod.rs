@@ -14,6 +14,7 @@ pub mod compose_up;
 pub mod env;
 pub mod facts;
 pub mod finalize;
+pub mod held;
 pub mod outputs;
 pub mod plan;
 pub mod portable_dump;

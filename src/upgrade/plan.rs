@@ -85,7 +85,7 @@ fn steps(env: Arc<UpgradeEnv>, config: &Config) -> Vec<Arc<dyn Step>> {
     for (id, title) in sign_off::ITEMS {
         v.push(Arc::new(sign_off::SignOffItem { id, title }));
     }
-    v.extend::<[Arc<dyn Step>; 16]>([
+    v.extend::<[Arc<dyn Step>; 17]>([
         Arc::new(pull_images::PullImages { env: e() }),
         // The file names the new image from here on while the old container runs: nothing
         // runs `up` on postgres before recreate-postgres; the edit's undo restores the bytes.
@@ -106,6 +106,8 @@ fn steps(env: Arc<UpgradeEnv>, config: &Config) -> Vec<Arc<dyn Step>> {
         Arc::new(verify_data::VerifyData { env: e() }),
         Arc::new(start_writers::StartWriters { env: e() }),
         Arc::new(backend_healthy::BackendHealthy { env: e() }),
+        // The rows the window did not read, compared once the application is back.
+        Arc::new(verify_fingerprints::VerifyFingerprints { env: e() }),
         // After the window: the dump made from the physical backup is not downtime.
         Arc::new(portable_dump::PortableDump { env: e() }),
     ]);

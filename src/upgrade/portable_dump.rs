@@ -14,16 +14,17 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::adapters::backup::{self, BackupRecord, PgTarget};
+use crate::adapters::fingerprint;
 use crate::adapters::physical_backup;
 use crate::adapters::postgres::quote_ident;
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::outputs::{BackupOutput, PhysicalBackup, SCHEMA};
+use crate::upgrade::outputs::{PhysicalBackup, SCHEMA};
 
 /// Starts `p`, checks its row counts against `before`'s fingerprint, and dumps it into
 /// `run_dir/file_name` (a file already there is replaced: only a journaled record counts).
 pub async fn from_physical(
     env: &UpgradeEnv,
-    before: &BackupOutput,
+    before: &fingerprint::Fingerprint,
     p: &PhysicalBackup,
     run_dir: &Path,
     file_name: &str,
@@ -37,7 +38,6 @@ pub async fn from_physical(
             .with_context(|| format!("removing the unfinished {}", partial.display()))?;
     }
     let tables: Vec<String> = before
-        .fingerprint_before
         .tables
         .keys()
         .map(|t| format!("{SCHEMA}.{t}"))
@@ -59,8 +59,12 @@ pub async fn from_physical(
 }
 
 /// Every fingerprinted table holds, in the started backup, the rows it held at the stop.
-async fn check_counts(env: &UpgradeEnv, target: &PgTarget, before: &BackupOutput) -> Result<()> {
-    let tables = &before.fingerprint_before.tables;
+async fn check_counts(
+    env: &UpgradeEnv,
+    target: &PgTarget,
+    before: &fingerprint::Fingerprint,
+) -> Result<()> {
+    let tables = &before.tables;
     if tables.is_empty() {
         return Ok(());
     }
@@ -126,4 +130,75 @@ async fn check_counts(env: &UpgradeEnv, target: &PgTarget, before: &BackupOutput
         );
     }
     Ok(())
+}
+
+/// The fingerprint of the state at the stop, read from the physical backup started on its own:
+/// what the window no longer reads (`crate::upgrade::held`) when the snapshot that held it was
+/// lost with a restart of cutover.
+pub async fn fingerprint_physical(
+    env: &UpgradeEnv,
+    p: &PhysicalBackup,
+    method: fingerprint::Method,
+) -> Result<fingerprint::Fingerprint> {
+    let docker = env.docker().await?;
+    let creds = env.backup_target().await?;
+    let labels =
+        std::collections::HashMap::from([("io.cutover.backup".to_string(), env.project.clone())]);
+    physical_backup::restore_check(docker, &p.image, &p.volume, labels, async |name: &str| {
+        let target = PgTarget {
+            container: name.to_string(),
+            user: creds.user.clone(),
+            database: creds.database.clone(),
+            password: creds.password.clone(),
+        };
+        let listed = psql(env, &target, &fingerprint::psql_list_sql(SCHEMA)).await?;
+        let tables: Vec<(String, String, bool)> = listed
+            .lines()
+            .filter_map(|l| {
+                let mut it = l.splitn(3, '\t');
+                Some((
+                    it.next()?.to_string(),
+                    it.next()?.to_string(),
+                    it.next()? == "t",
+                ))
+            })
+            .collect();
+        let out = psql(env, &target, &fingerprint::psql_read_sql(method, &tables)).await?;
+        fingerprint::parse_psql(method, &out.replace('\t', "|"))
+    })
+    .await
+}
+
+/// One `psql -X -q -At` statement inside `target`'s container; its output, tab-separated.
+async fn psql(env: &UpgradeEnv, target: &PgTarget, sql: &str) -> Result<String> {
+    let out = env
+        .docker()
+        .await?
+        .exec_output(
+            &target.container,
+            &target.spec([
+                "psql",
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-U",
+                &target.user,
+                "-d",
+                &target.database,
+                "-At",
+                "-F",
+                "\t",
+                "-c",
+                sql,
+            ]),
+        )
+        .await?;
+    if out.exit_code != 0 {
+        bail!(
+            "reading the physical backup failed: {}",
+            out.stderr_str().trim()
+        );
+    }
+    Ok(out.stdout_str().to_string())
 }

@@ -14,12 +14,14 @@ use super::steps::backend_healthy::HealthyOutput;
 use super::steps::postgres_ready::ReadyOutput;
 use super::steps::pull_images::PullOutput;
 use super::steps::verify_data::VerifyOutput;
+use super::steps::verify_fingerprints::FingerprintsOutput;
 use crate::adapters::backup::BackupRecord;
 use crate::adapters::fingerprint::Fingerprint;
 use crate::engine::recovery::RunState;
 use crate::engine::{Finish, StepKind, StepState};
 use crate::upgrade::outputs::{
     BackupOutput, CollationOutput, Discovery, MigrationsOutput, RecreateOutput, Versions,
+    fingerprint_before,
 };
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -66,6 +68,13 @@ just before the final backup; 'after' was taken after the migrations and before 
 started again, so any difference would be the upgrade's. Rows the writers added afterwards are \
 listed separately and are expected.";
 
+pub const FINGERPRINT_NOTE_DEFERRED: &str = "The window read no table: the new server was shown \
+to resume exactly the stopped cluster, and no pre-existing table was written before the writers \
+started again (same files, columns and row-change counters). 'Before' (the new server's first \
+login) and 'after' (just before the writers) are snapshots opened in the window and read after \
+it, so any difference would still be the upgrade's. Rows the writers added afterwards are \
+listed separately and are expected.";
+
 fn out<T: DeserializeOwned>(s: &RunState, id: &str) -> Option<T> {
     serde_json::from_value(s.steps.get(id)?.output.clone()?).ok()
 }
@@ -102,11 +111,21 @@ impl UpgradeFacts {
                     .and_then(|p| p.record)
             });
             f.physical_backup = b.physical;
-            f.fingerprint_before = Some(b.fingerprint_before);
+            if b.deferred {
+                f.fingerprint_note = FINGERPRINT_NOTE_DEFERRED;
+            }
         }
+        f.fingerprint_before = fingerprint_before(|id| out(s, id));
         if let Some(v) = out::<VerifyOutput>(s, "verify-data") {
-            f.fingerprint_after = Some(v.fingerprint_after);
+            f.fingerprint_after = if v.deferred {
+                out::<FingerprintsOutput>(s, "verify-fingerprints").and_then(|o| o.after)
+            } else {
+                Some(v.fingerprint_after)
+            };
             f.new_tables = v.new_tables;
+        }
+        if let Some(o) = out::<FingerprintsOutput>(s, "verify-fingerprints") {
+            f.rows_since.extend(o.rows_since);
         }
         if let Some(c) = out::<CollationOutput>(s, "collation") {
             f.reindexed = c.reindexed();

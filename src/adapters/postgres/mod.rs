@@ -14,6 +14,7 @@ mod error;
 mod extensions;
 mod quote;
 mod sessions;
+mod table_activity;
 mod version;
 
 pub use admin::{checkpoint, current_database, database_size};
@@ -26,4 +27,5 @@ pub use extensions::{
 };
 pub use quote::{quote_ident, quote_literal};
 pub use sessions::{Session, list_sessions, terminate_session};
+pub use table_activity::{Activity, TableState, TableStates, activity_since, table_states};
 pub use version::{PgMajor, ServerVersion, check_same_major, image_major, server_version};

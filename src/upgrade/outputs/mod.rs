@@ -24,7 +24,8 @@ mod preflight;
 mod writers;
 
 pub use backup::{
-    BackupOutput, BaseBackupOutput, PhysicalBackup, PortableDumpOutput, SCHEMA, run_key,
+    BackupOutput, BaseBackupOutput, PhysicalBackup, PortableDumpOutput, SCHEMA, fingerprint_before,
+    fingerprint_before_in, run_key,
 };
 pub use compose::{EditOutput, QdrantOutput};
 pub use discovery::{Discovery, EngineOutput, Found, Versions};

@@ -27,6 +27,10 @@ pub struct RecreateOutput {
     /// The single-server check before the new server started on the data volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_check: Option<String>,
+    /// The state at the stop, read by the undo from the snapshot the new server held
+    /// (`crate::upgrade::rollback::stop_state`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint_at_start: Option<crate::adapters::fingerprint::Fingerprint>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

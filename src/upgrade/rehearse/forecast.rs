@@ -114,14 +114,13 @@ impl Forecast {
         let collation =
             out("collation").and_then(|v| serde_json::from_value::<CollationOutput>(v).ok());
         let (reindexed, reindex_ms) = collation.as_ref().map_or((0, 0), |c| {
-            let all = c.report.iter().chain(c.other_databases.iter());
-            let found: Vec<_> = all
-                .flat_map(|r| r.findings.iter())
-                .filter(|f| f.reindexed)
-                .collect();
+            let all: Vec<_> = c.report.iter().chain(c.other_databases.iter()).collect();
             (
-                found.len(),
-                found.iter().map(|f| f.reindex_ms as i64).sum::<i64>(),
+                all.iter()
+                    .flat_map(|r| r.findings.iter())
+                    .filter(|f| f.reindexed)
+                    .count(),
+                all.iter().map(|r| r.rebuild_ms() as i64).sum::<i64>(),
             )
         });
         Forecast {

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adapters::fingerprint::Fingerprint;
 use crate::engine::{StepContext, StepError};
-use crate::upgrade::outputs::{BackupOutput, RecreateOutput, WindowOutput};
+use crate::upgrade::outputs::{RecreateOutput, WindowOutput, fingerprint_before_in};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RollbackCheck {
@@ -95,10 +95,7 @@ pub fn expectation(
     contents_wanted: bool,
 ) -> Result<Expectation, Box<RollbackCheck>> {
     let disaster = cx.disaster_rollback();
-    let Some(before) = cx
-        .output_of::<BackupOutput>("backup")
-        .map(|b| b.fingerprint_before)
-    else {
+    let Some(before) = fingerprint_before_in(cx) else {
         return Err(Box::new(RollbackCheck {
             path: path_name(disaster).into(),
             skipped: Some(

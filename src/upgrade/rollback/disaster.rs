@@ -35,7 +35,7 @@ use crate::adapters::restore;
 use crate::engine::{StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
 use crate::upgrade::outputs::{
-    BackupOutput, PhysicalBackup, PortableDumpOutput, RecreateOutput, SCHEMA,
+    BackupOutput, PhysicalBackup, PortableDumpOutput, RecreateOutput, SCHEMA, fingerprint_before_in,
 };
 
 /// The databases of the swap, journaled (in `recreate-postgres`' output) before any exists.
@@ -216,10 +216,7 @@ pub async fn restore_backup(
             cx.log("the swap was already done by an earlier attempt");
         } else {
             let btarget = env.backup_target().await?;
-            let before = cx
-                .output_of::<BackupOutput>("backup")
-                .map(|b| b.fingerprint_before)
-                .unwrap_or_default();
+            let before = fingerprint_before_in(cx).unwrap_or_default();
             restore_aside(
                 cx, docker, &admin, &target, btarget, &record, &before, &swap,
             )
@@ -496,7 +493,7 @@ async fn dump_to_restore(env: &UpgradeEnv, cx: &StepContext) -> Result<BackupRec
             ));
             let record = crate::upgrade::portable_dump::from_physical(
                 env,
-                &backup,
+                &fingerprint_before_in(cx).unwrap_or_default(),
                 &p,
                 cx.run_dir(),
                 &backup.file_name,

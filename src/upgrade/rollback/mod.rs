@@ -9,6 +9,9 @@
 //!    are refused unless `--discard-new-data` (`cutover rollback` counts before anything is
 //!    undone, too: [`new_data::before_rollback`]);
 //! 3. `recreate-postgres`' undo:
+//!    - first, when the window deferred the fingerprint of the stop and nothing read it yet,
+//!      [`stop_state::read_held`] reads it from the snapshot the new server holds (`backup`'s
+//!      undo, next, reads it from the backup if that snapshot is gone: [`stop_state::otherwise`]);
 //!    - disaster path: [`disaster::run`] restores the run's backup into a new database and
 //!      swaps it in;
 //!    - fast path: [`resume_proof::note_new_position`] reads the new server's WAL position
@@ -30,5 +33,6 @@ pub mod disaster;
 pub mod new_data;
 pub mod report;
 pub mod resume_proof;
+pub mod stop_state;
 pub mod verify;
 pub mod window;

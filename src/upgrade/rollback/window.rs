@@ -11,7 +11,7 @@ use crate::adapters::fingerprint;
 use crate::adapters::postgres;
 use crate::engine::{StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::outputs::{BackupOutput, SCHEMA, WindowOutput};
+use crate::upgrade::outputs::{SCHEMA, WindowOutput, fingerprint_before_in};
 
 /// Records where the writers (stopped by the caller) left the database; `cx` is
 /// `start-writers`' context.
@@ -41,10 +41,7 @@ pub async fn record(env: &UpgradeEnv, cx: &StepContext) -> Result<(), StepError>
         }
     }
     // By the pre-upgrade fingerprint's method: the rollback check compares the two.
-    let method_of = cx
-        .output_of::<BackupOutput>("backup")
-        .map(|b| b.fingerprint_before)
-        .unwrap_or_default();
+    let method_of = fingerprint_before_in(cx).unwrap_or_default();
     let fp = match env.connect().await {
         Ok(client) => fingerprint::fingerprint_like(&client, SCHEMA, &method_of).await,
         Err(e) => Err(e),

@@ -7,17 +7,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{earlier, meta, now};
-use crate::adapters::fingerprint;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::backend_health;
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::outputs::{BackupOutput, SCHEMA, StopOutput};
+use crate::upgrade::outputs::{BackupOutput, StopOutput};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HealthyOutput {
@@ -93,19 +91,11 @@ impl Step for BackendHealthy {
             out.url = Some(url);
         }
         let b: BackupOutput = earlier(cx, "backup")?;
-        let client = self.env.connect().await?;
-        let now_fp = fingerprint::fingerprint_like(&client, SCHEMA, &b.fingerprint_before)
-            .await
-            .context("fingerprinting after the restart")?;
-        for (name, before) in &b.fingerprint_before.tables {
-            if let Some(after) = now_fp.tables.get(name)
-                && after.rows != before.rows
-            {
-                out.rows_since.push(format!(
-                    "{name}: {:+} rows since the writers restarted",
-                    after.rows - before.rows
-                ));
-            }
+        // Deferred: the state at the stop is read after the window; `verify-fingerprints`
+        // reports the rows added since then.
+        if !b.deferred {
+            out.rows_since =
+                super::verify_fingerprints::rows_since(&self.env, &b.fingerprint_before).await?;
         }
         for r in &out.rows_since {
             cx.log(r.clone());

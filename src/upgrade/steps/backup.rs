@@ -33,7 +33,7 @@ pub struct Backup {
 impl Step for Backup {
     meta!(
         "backup",
-        "Final backup (writers stopped), verified; fingerprint before",
+        "Final backup of the state at the stop (writers stopped), verified",
         Action
     );
 
@@ -51,7 +51,12 @@ impl Step for Backup {
                     self.env.facts.postgres.container, self.env.project
                 )
             },
-            format!("every table of schema {SCHEMA}: row count and checksum"),
+            if self.env.physical_backup {
+                "the WAL position at the stop (the tables are fingerprinted after the window)"
+                    .to_string()
+            } else {
+                format!("every table of schema {SCHEMA}: row count and checksum")
+            },
         ]
     }
 
@@ -104,11 +109,33 @@ impl Step for Backup {
             }
         }
         let client = self.env.connect().await?;
-        let fp = fingerprint::fingerprint(&client, SCHEMA)
-            .await
-            .context("fingerprinting the tables before the upgrade")?;
+        // With a physical backup the window reads no table: the state at the stop is proven
+        // by the WAL position (the new server must resume exactly there) and fingerprinted
+        // from a snapshot after the window (`crate::upgrade::held`). That needs the position,
+        // which a role without pg_control_system() cannot read: then the tables, as before.
+        let stop_wal = match &base {
+            Some(_) => match crate::adapters::postgres::wal_position(&client).await {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    cx.log(format!(
+                        "cannot read the WAL position ({e}): fingerprinting the tables now"
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        let deferred = stop_wal.is_some();
+        let fp = if deferred {
+            Fingerprint::default()
+        } else {
+            let fp = fingerprint::fingerprint(&client, SCHEMA)
+                .await
+                .context("fingerprinting the tables before the upgrade")?;
+            cx.log(format!("fingerprint of {} tables taken", fp.tables.len()));
+            fp
+        };
         drop(client);
-        cx.log(format!("fingerprint of {} tables taken", fp.tables.len()));
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
         let mut file_name = format!("{}-{stamp}.dump", self.env.project);
         let mut n = 1;
@@ -121,6 +148,9 @@ impl Step for Backup {
             file_name: file_name.clone(),
             record: None,
             physical: None,
+            deferred,
+            stop_wal,
+            from_backup: None,
         };
         cx.save_output(&out)?;
         if let Some(base) = base {
@@ -146,22 +176,35 @@ impl Step for Backup {
             let caught = physical_backup::catch_up(docker, &target, &stop_lsn)
                 .await
                 .context("catching the physical backup up to the stop")?;
-            physical_backup::drop_slot(&client, &base.slot).await?;
-            cx.log(format!(
-                "physical backup: WAL up to {stop_lsn} received ({} segments, {} bytes) in {:.2} s into volume {}; slot {} dropped",
-                caught.segments,
-                caught.wal_bytes,
-                caught.ms as f64 / 1000.0,
-                base.volume,
-                base.slot
-            ));
+            let (segments, bytes, ms) = (caught.segments, caught.wal_bytes, caught.ms);
+            if out.deferred {
+                // The position after the segment switch: the latest the writers-stopped
+                // server reached; its shutdown checkpoint will lie beyond it.
+                out.stop_wal = Some(
+                    crate::adapters::postgres::wal_position(&client)
+                        .await
+                        .map_err(|e| StepError::new("reading the WAL position").with_cause(e))?,
+                );
+            }
             out.physical = Some(PhysicalBackup {
                 volume: base.volume.clone(),
                 image: base.image.clone(),
                 base: base.record.clone().expect("filtered on record"),
                 catch_up: caught,
             });
+            // Journaled before the slot goes: a crash in between finds the backup whole and
+            // drops the slot on the resumed path above (a slot dropped first would leave a
+            // resumed run with a base and no way to receive its WAL).
             cx.save_output(&out)?;
+            physical_backup::drop_slot(&client, &base.slot).await?;
+            cx.log(format!(
+                "physical backup: WAL up to {stop_lsn} received ({} segments, {} bytes) in {:.2} s into volume {}; slot {} dropped",
+                segments,
+                bytes,
+                ms as f64 / 1000.0,
+                base.volume,
+                base.slot
+            ));
             super::sessions::refuse_late_clients(&self.env, &client, "during the backup").await?;
             return Ok(Finish::Ok);
         }
@@ -193,6 +236,9 @@ impl Step for Backup {
     }
 
     async fn undo(&self, cx: &StepContext) -> Result<(), StepError> {
+        if let Some(mut out) = cx.output::<BackupOutput>() {
+            crate::upgrade::rollback::stop_state::otherwise(&self.env, cx, &mut out).await?;
+        }
         if let Some(BackupOutput {
             record: Some(r), ..
         }) = cx.output::<BackupOutput>()

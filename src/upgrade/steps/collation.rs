@@ -15,8 +15,10 @@
 //!    (`reindex-all`); only the broken ones otherwise (`check`, or `auto` with no change). The
 //!    output is saved after every rebuild, so the journal names what was rebuilt even if the
 //!    run is cut; a unique index that cannot be rebuilt because of duplicate keys fails the
-//!    step naming the duplicate rows, and the run rolls back;
-//! 4. amchecks the rebuilt ones again, and fails if one is still broken;
+//!    step naming the duplicate rows, and the run rolls back. The rebuilds run in parallel
+//!    sessions, one per CPU of the engine's host up to 4 (`collation::reindex_in_sessions`);
+//! 4. amchecks each rebuilt one right after its rebuild, in its session, and fails if one is
+//!    still broken;
 //! 5. `ALTER DATABASE … REFRESH COLLATION VERSION` for every database whose recorded version
 //!    differs (the other connectable databases get their collatable indexes rebuilt first when
 //!    the order changed).
@@ -42,6 +44,9 @@ use crate::upgrade::outputs::{CollationOutput, RecreateOutput};
 pub struct Collation {
     pub env: Arc<UpgradeEnv>,
 }
+
+/// At most this many REINDEX sessions at once (one per CPU of the engine's host below it).
+const REINDEX_SESSIONS_MAX: usize = 4;
 
 fn failed(f: &IndexFinding) -> bool {
     matches!(f.check, CheckOutcome::Failed { .. })
@@ -160,43 +165,57 @@ impl Step for Collation {
             findings,
             collation_version_refreshed: false,
             total_ms: 0,
+            rebuild_wall_ms: 0,
         });
         cx.save_output(&out)?;
 
-        // Rebuild, saving after each one: the journal always names what was rebuilt.
-        let count = out.report.as_ref().map_or(0, |r| r.findings.len());
-        for i in 0..count {
-            let finding = &out.report.as_ref().unwrap().findings[i];
-            if !(rebuild_all || failed(finding)) {
-                continue;
-            }
-            let index = finding.index.clone();
-            let t = std::time::Instant::now();
-            collation::reindex(&client, &index).await.map_err(|e| {
-                StepError::new(format!(
-                    "{e}. Nothing is lost: the run rolls back to the old server, which still \
-                     has these rows"
-                ))
-            })?;
-            let f = &mut out.report.as_mut().unwrap().findings[i];
-            f.reindexed = true;
-            f.reindex_ms = t.elapsed().as_millis() as u64;
-            cx.log(format!(
-                "REINDEX {} ({} ms)",
-                index.qualified_name, f.reindex_ms
-            ));
-            cx.save_output(&out)?;
+        // Rebuild in parallel sessions, saving after each one: the journal always names what
+        // was rebuilt. Each fresh index is amchecked right after, in its session: the rebuilt
+        // ones must pass, proof the repair worked on this server.
+        let report = out.report.as_ref().unwrap();
+        let todo: Vec<usize> = (0..report.findings.len())
+            .filter(|&i| rebuild_all || failed(&report.findings[i]))
+            .collect();
+        let indexes: Vec<_> = todo
+            .iter()
+            .map(|&i| report.findings[i].index.clone())
+            .collect();
+        let mut sessions = vec![client];
+        let cpus = docker.host_cpus().await.unwrap_or(1) as usize;
+        while sessions.len() < cpus.clamp(1, REINDEX_SESSIONS_MAX).min(indexes.len()) {
+            sessions.push(
+                postgres::connect(&target)
+                    .await
+                    .context("connecting for a parallel REINDEX")?,
+            );
         }
-
-        // The rebuilt ones must now pass: proof the repair worked on this server.
         let mut still_broken = Vec::new();
-        for f in out.report.as_ref().unwrap().findings.iter() {
-            if f.reindexed
-                && let CheckOutcome::Failed { message } =
-                    collation::check_index(&client, &f.index, false).await
-            {
+        let mut save_error = None;
+        let rebuild_started = std::time::Instant::now();
+        let rebuilt = collation::reindex_in_sessions(&sessions, &indexes, |r| {
+            let f = &mut out.report.as_mut().unwrap().findings[todo[r.position]];
+            f.reindexed = true;
+            f.reindex_ms = r.ms;
+            cx.log(format!("REINDEX {} ({} ms)", f.index.qualified_name, r.ms));
+            if let CheckOutcome::Failed { message } = &r.check {
                 still_broken.push(format!("{}: {message}", f.index.qualified_name));
             }
+            if let Err(e) = cx.save_output(&out) {
+                save_error.get_or_insert(e);
+            }
+        })
+        .await;
+        let client = sessions.swap_remove(0);
+        drop(sessions);
+        out.report.as_mut().unwrap().rebuild_wall_ms = rebuild_started.elapsed().as_millis() as u64;
+        rebuilt.map_err(|e| {
+            StepError::new(format!(
+                "{e}. Nothing is lost: the run rolls back to the old server, which still \
+                 has these rows"
+            ))
+        })?;
+        if let Some(e) = save_error {
+            return Err(e);
         }
         if !still_broken.is_empty() {
             return Err(StepError::new(format!(
@@ -328,6 +347,7 @@ mod tests {
             findings,
             collation_version_refreshed: false,
             total_ms: 0,
+            rebuild_wall_ms: 0,
         }
     }
 

@@ -37,6 +37,7 @@ pub mod target_image;
 pub mod target_probe;
 pub mod vector_extension;
 pub mod verify_data;
+pub mod verify_fingerprints;
 pub mod versions;
 
 use crate::engine::{StepContext, StepError};

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use super::{earlier, meta};
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::outputs::{BackupOutput, PortableDumpOutput};
+use crate::upgrade::outputs::{BackupOutput, PortableDumpOutput, fingerprint_before_in};
 
 pub struct PortableDump {
     pub env: Arc<UpgradeEnv>,
@@ -61,9 +61,11 @@ impl Step for PortableDump {
             record: None,
         };
         cx.save_output(&out)?;
+        // The state at the stop: `verify-fingerprints` read it just before (or `backup` did).
+        let at_stop = fingerprint_before_in(cx).unwrap_or_default();
         let made = crate::upgrade::portable_dump::from_physical(
             &self.env,
-            &before,
+            &at_stop,
             &physical,
             cx.run_dir(),
             &out.file_name,
@@ -87,7 +89,7 @@ impl Step for PortableDump {
             "the physical backup in {} recovered to the stop ({} tables counted) and was dumped: \
              {} ({} bytes, sha256 {})",
             physical.volume,
-            before.fingerprint_before.tables.len(),
+            at_stop.tables.len(),
             record.path.display(),
             record.bytes,
             record.sha256

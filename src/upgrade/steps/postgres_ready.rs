@@ -1,6 +1,10 @@
 //! Check `postgres-ready`: the new postgres is ready when its log says "database system is
 //! ready to accept connections" AND a real login plus `SELECT 1` succeeds (the guide's "wait
 //! 10-30 seconds" is guesswork, DESIGN.md defect 8). Database downtime ends at that answer.
+//!
+//! With the physical backup the window reads no table (`crate::upgrade::held`); this step then
+//! also proves the server resumed exactly the stopped cluster (same system identifier, latest
+//! checkpoint at or after the stop's WAL position) and opens the snapshot of the stop.
 
 use std::sync::Arc;
 
@@ -12,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use super::{earlier, meta, now};
 use crate::adapters::docker::{Readiness, ReadyReport};
 use crate::adapters::postgres;
+use crate::adapters::postgres::TableStates;
 use crate::engine::{Finish, Step, StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
-use crate::upgrade::outputs::RecreateOutput;
+use crate::upgrade::outputs::{BackupOutput, RecreateOutput, SCHEMA};
 
 pub const READY_LINE: &str = "database system is ready to accept connections";
 
@@ -27,6 +32,14 @@ pub struct ReadyOutput {
     pub server_after: String,
     pub image_after: String,
     pub image_id_after: String,
+    /// With a deferred fingerprint (`BackupOutput::deferred`): how the server was shown to
+    /// resume exactly the stopped cluster.
+    #[serde(default)]
+    pub resumed: Option<String>,
+    /// The pre-existing tables' identity and row-change counters at the first login, for
+    /// `verify-data`'s proof that nothing wrote to them in the window.
+    #[serde(default)]
+    pub tables_at_start: Option<TableStates>,
 }
 
 pub struct PostgresReady {
@@ -92,6 +105,8 @@ impl Step for PostgresReady {
             server_after: server.text,
             image_after: st.image,
             image_id_after: st.image_id,
+            resumed: None,
+            tables_at_start: None,
         };
         cx.log(format!(
             "ready ({}); server {}; database downtime so far {:.1}s",
@@ -100,6 +115,55 @@ impl Step for PostgresReady {
             out.db_downtime_ms as f64 / 1000.0
         ));
         cx.save_output(&out)?;
+        let b: BackupOutput = earlier(cx, "backup")?;
+        if let (true, Some(stop)) = (b.deferred, &b.stop_wal) {
+            self.hold_the_stop(cx, &client, &target, stop, out).await?;
+        }
         Ok(Finish::Ok)
+    }
+}
+
+impl PostgresReady {
+    /// The window read no table (`crate::upgrade::held`): show that this server resumed
+    /// exactly the cluster stopped at `stop`, note the tables' counters, and open the snapshot
+    /// that keeps the state at the stop for `verify-fingerprints`. Before the first writer or
+    /// step of ours writes: the new server has had no client but this one.
+    async fn hold_the_stop(
+        &self,
+        cx: &StepContext,
+        client: &tokio_postgres::Client,
+        target: &postgres::PgTarget,
+        stop: &postgres::WalPosition,
+        mut out: ReadyOutput,
+    ) -> Result<(), StepError> {
+        let resumed = postgres::resumed_from(client, stop)
+            .await
+            .context("reading where the new server resumed")?;
+        if let Some(gap) = resumed.gap(stop) {
+            return Err(StepError::new(format!(
+                "the new server did not resume the cluster that was stopped: {gap}. Nothing \
+                 was written to it yet; the run rolls back to the old server"
+            )));
+        }
+        let proof = format!(
+            "cluster {}, checkpoint {} at or after the stop's {}",
+            resumed.system_identifier, resumed.checkpoint_lsn, stop.lsn
+        );
+        cx.log(format!("resumed exactly the stopped cluster: {proof}"));
+        out.resumed = Some(proof);
+        out.tables_at_start = Some(
+            postgres::table_states(client, SCHEMA)
+                .await
+                .context("reading the tables' counters")?,
+        );
+        let snapshot = self
+            .env
+            .held
+            .open(target, SCHEMA)
+            .await
+            .context("opening the snapshot of the stop")?;
+        *self.env.held.at_start.lock().await = Some(snapshot);
+        cx.save_output(&out)?;
+        Ok(())
     }
 }

@@ -128,6 +128,7 @@ impl Step for RecreatePostgres {
                     resumed: None,
                     disaster: None,
                     volume_check: None,
+                    fingerprint_at_start: None,
                 };
                 // Journaled before anything changes: the old container's configuration is
                 // what the fast rollback re-creates it from.
@@ -207,7 +208,10 @@ impl Step for RecreatePostgres {
     }
 
     async fn undo(&self, cx: &StepContext) -> Result<(), StepError> {
-        let out = cx.output::<RecreateOutput>();
+        let mut out = cx.output::<RecreateOutput>();
+        if let Some(o) = out.as_mut() {
+            rollback::stop_state::read_held(&self.env, cx, o).await?;
+        }
         if cx.disaster_rollback() {
             rollback::disaster::run(&self.env, cx, out.as_ref()).await?;
             // The other databases of the cluster were not restored: their indexes may be in

@@ -128,9 +128,12 @@ pub async fn refuse_late_clients(
     client: &tokio_postgres::Client,
     when: &str,
 ) -> Result<(), StepError> {
-    let sessions = postgres::list_sessions(client)
+    let mut sessions = postgres::list_sessions(client)
         .await
         .context("listing sessions")?;
+    // Our own read-only snapshot sessions (`crate::upgrade::held`).
+    let ours = env.held.pids();
+    sessions.retain(|s| !ours.contains(&s.pid));
     if sessions.is_empty() {
         return Ok(());
     }
