@@ -42,10 +42,10 @@ fn step_output(run: &Path, step: &str) -> serde_json::Value {
     std::fs::read_to_string(run.join("journal.jsonl"))
         .unwrap()
         .lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["step"] == step && !v["output"].is_null())
+        .find(|v| v["step"] == step && !v["output"].is_null())
         .map(|v| v["output"].clone())
-        .last()
         .unwrap_or(serde_json::Value::Null)
 }
 
