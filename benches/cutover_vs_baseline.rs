@@ -6,7 +6,9 @@
 //! Knobs (environment): COBENCH_ROUNDS (default 5), COBENCH_SCALE (users in the
 //! main database, default 620 000 ≈ 1 GB), COBENCH_RESTORE_SCALE (users in the restore
 //! source, default 620 000 as well: the disaster restore is timed at the same size),
-//! COBENCH_REHEARSE (1: one `cutover rehearse` before the rounds; 0: none). The 10 GB run of
+//! COBENCH_REHEARSE (1: one `cutover rehearse` before the rounds; 0: none),
+//! COBENCH_DISASTER_ROUNDS (3: upgrades rolled back with `--disaster` after the rounds). The
+//! 10 GB run of
 //! BENCHMARKS.md: COBENCH_SCALE=6200000 COBENCH_ROUNDS=2 COBENCH_REHEARSE=0.
 //!
 //! Invariants: only this machine is contacted (the Engine socket, container IPs on the stack's
@@ -222,6 +224,31 @@ async fn measure(
             t.elapsed().as_secs_f64()
         );
     }
+    // The disaster rollback through the command, after the rounds (each costs an upgrade).
+    let disaster_rounds = if full {
+        knob("COBENCH_DISASTER_ROUNDS", 3) as usize
+    } else {
+        0
+    };
+    let t = Instant::now();
+    for i in 0..disaster_rounds {
+        let f = support::disaster::round(&cx.docker, stack.dir(), &cx.stack.container("postgres"))
+            .await
+            .with_context(|| format!("disaster round {}", i + 1))?;
+        s.push("disaster_ms.cutover", f.command_ms);
+        if let Some(v) = f.restore_core_ms {
+            s.push("disaster_core_ms.cutover", v);
+        }
+        s.push("disaster_ms.bare", f.bare_ms);
+        s.push("disaster_jobs", f.jobs as f64);
+        eprintln!("bench: disaster round {}/{disaster_rounds} done", i + 1);
+    }
+    if disaster_rounds > 0 {
+        part_secs.insert(
+            "disaster rollback rounds (each with its upgrade)".into(),
+            t.elapsed().as_secs_f64(),
+        );
+    }
     part_secs.extend(cx.part_secs);
     Ok((
         Info {
@@ -351,6 +378,25 @@ fn report(
             "database downtime during fast rollback",
             "ms",
             &s.get("rollback_db_down.cutover"),
+        ),
+        Row::new(
+            "disaster rollback, the command (cutover rollback --disaster --yes)",
+            "ms",
+            &s.get("disaster_ms.cutover"),
+        )
+        .against(
+            "bare pg_restore --jobs N of the same dump, same N",
+            &s.get("disaster_ms.bare"),
+        )
+        .goal(Goal::RatioAtMost(1.1)),
+        Row::new(
+            "disaster rollback: undo of recreate-postgres alone (restore, checks, swap)",
+            "ms",
+            &s.get("disaster_core_ms.cutover"),
+        )
+        .against(
+            "bare pg_restore --jobs N of the same dump, same N",
+            &s.get("disaster_ms.bare"),
         ),
         Row::new("disaster restore", "ms", &s.get("restore_ms.cutover"))
             .against("psql < plain dump", &s.get("restore_ms.psql"))

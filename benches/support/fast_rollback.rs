@@ -39,7 +39,7 @@ pub fn output(entries: &[Value], step: &str) -> Result<Value> {
 }
 
 /// Milliseconds between the last `undo_started` and `undo_finished` records of `step`.
-fn undo_ms(entries: &[Value], step: &str) -> Option<f64> {
+pub fn undo_ms(entries: &[Value], step: &str) -> Option<f64> {
     let at = |ty: &str| -> Option<chrono::DateTime<chrono::Utc>> {
         entries
             .iter()

@@ -5,10 +5,12 @@
 //! (dumps and restores, both ways), `reindex` (the collation cost against a bare REINDEX), `rehearse` (the rehearsal's
 //! cost and forecast), `rows`
 //! (rows lost), `ui` (the wizard in a pty), `rounds` (one interleaved round), `stats`
-//! (min / median / max, ratios, goals), `sh` (bounded CLI calls).
+//! (min / median / max, ratios, goals), `sh` (bounded CLI calls), `disaster` (the disaster
+//! rollback through the command against a bare `pg_restore --jobs N`).
 
 pub mod backup;
 pub mod db_ops;
+pub mod disaster;
 pub mod fast_rollback;
 pub mod guide;
 pub mod probe;

@@ -1,0 +1,110 @@
+//! The disaster rollback through the real command (issue 14), after a completed upgrade:
+//! `cutover rollback --disaster --yes --run <dir>`, spawn to exit. It stops the writers, undoes
+//! every step newest first and, for postgres, puts the old image back and restores the run's
+//! verified dump (the portable one made from the physical backup after the window) into a new
+//! database with `pg_restore --jobs N`, checks its row counts, swaps the names (the original is
+//! kept aside), repairs the collation of the other databases, checks the tables and starts the
+//! writers.
+//!
+//! Beside it, in the same round: the undo of `recreate-postgres` alone (from the journal: the
+//! restore and the swap), and the baseline, a bare `pg_restore --jobs N` of the SAME dump with
+//! the same N (`adapters::restore::jobs_for` of the engine host's CPUs) into a fresh database
+//! on the same server, the file already in the container (cutover's own copy into the
+//! container is inside its figure).
+//!
+//! Untimed afterwards: the database cutover set aside, the baseline's database and the backup
+//! volume the disaster path keeps are removed, so the next round starts from the same stack.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use cutover::adapters::docker::DockerClient;
+use serde_json::Value;
+
+use super::backup::drop_db;
+use super::fast_rollback::{journal, output, undo_ms};
+use super::run::{self, cutover};
+use super::sh::{docker, psql};
+
+pub struct Figures {
+    pub command_ms: f64,
+    pub restore_core_ms: Option<f64>,
+    pub bare_ms: f64,
+    pub jobs: u32,
+}
+
+/// One upgrade, then its disaster rollback, then the baseline restore of the same dump.
+pub async fn round(d: &DockerClient, stack_dir: &Path, pg: &str) -> Result<Figures> {
+    let f = run::run(stack_dir)
+        .await
+        .context("the upgrade to roll back")?;
+    let dump = f.dump_path.clone();
+    anyhow::ensure!(dump.is_file(), "the run made no dump: {}", dump.display());
+    let run_arg = f.run_dir.display().to_string();
+    let t = Instant::now();
+    let out = cutover(
+        stack_dir,
+        &["rollback", "--disaster", "--yes", "--run", &run_arg],
+    )
+    .await?;
+    let command_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let text = format!("{}\n{}", out.stdout, out.stderr);
+    if !text.contains("rolled back") {
+        bail!("cutover rollback --disaster did not roll back:\n{text}");
+    }
+    let entries = journal(&f.run_dir)?;
+    let report: Value = serde_json::from_slice(&std::fs::read(f.run_dir.join("report.json"))?)?;
+    if report["upgrade"]["rollback"]["path"] != "disaster" {
+        bail!(
+            "the rollback took the {} path",
+            report["upgrade"]["rollback"]["path"]
+        );
+    }
+    let restore_core_ms = undo_ms(&entries, "recreate-postgres");
+
+    // Untimed: what the disaster path keeps on purpose.
+    let aside = output(&entries, "recreate-postgres")?["disaster"]["aside"]
+        .as_str()
+        .map(String::from);
+    if let Some(a) = aside {
+        drop_db(pg, &a).await?;
+    }
+    if let Some(v) = output(&entries, "backup")?["physical"]["volume"].as_str() {
+        docker(&["volume", "rm", "-f", v]).await?;
+    }
+
+    // The baseline: the same dump, the same N, the file already inside.
+    let jobs = cutover::adapters::restore::jobs_for(d.host_cpus().await.unwrap_or(1));
+    let inside = "/tmp/bench-disaster.dump";
+    docker(&["cp", &dump.display().to_string(), &format!("{pg}:{inside}")]).await?;
+    drop_db(pg, "bench_disaster_bare").await?;
+    psql(pg, "postgres", "CREATE DATABASE bench_disaster_bare").await?;
+    let t = Instant::now();
+    docker(&[
+        "exec",
+        pg,
+        "pg_restore",
+        "--exit-on-error",
+        "--no-owner",
+        "--jobs",
+        &jobs.to_string(),
+        "-U",
+        "privexbot",
+        "-d",
+        "bench_disaster_bare",
+        inside,
+    ])
+    .await
+    .context("bare pg_restore --jobs")?;
+    let bare_ms = t.elapsed().as_secs_f64() * 1000.0;
+    drop_db(pg, "bench_disaster_bare").await?;
+    docker(&["exec", pg, "rm", "-f", inside]).await?;
+    let _ = std::fs::remove_file(&dump);
+    Ok(Figures {
+        command_ms,
+        restore_core_ms,
+        bare_ms,
+        jobs,
+    })
+}
