@@ -232,15 +232,26 @@ async fn measure(
     };
     let t = Instant::now();
     for i in 0..disaster_rounds {
-        let f = support::disaster::round(&cx.docker, stack.dir(), &cx.stack.container("postgres"))
+        use support::disaster::Restore;
+        for (how, key) in [
+            (Restore::Dump, "disaster"),
+            (Restore::Volume, "disaster_volume"),
+        ] {
+            let f = support::disaster::round(
+                &cx.docker,
+                stack.dir(),
+                &cx.stack.container("postgres"),
+                how,
+            )
             .await
-            .with_context(|| format!("disaster round {}", i + 1))?;
-        s.push("disaster_ms.cutover", f.command_ms);
-        if let Some(v) = f.restore_core_ms {
-            s.push("disaster_core_ms.cutover", v);
+            .with_context(|| format!("disaster round {} ({key})", i + 1))?;
+            s.push(&format!("{key}_ms.cutover"), f.command_ms);
+            if let Some(v) = f.restore_core_ms {
+                s.push(&format!("{key}_core_ms.cutover"), v);
+            }
+            s.push(&format!("{key}_ms.bare"), f.bare_ms);
+            s.push("disaster_jobs", f.jobs as f64);
         }
-        s.push("disaster_ms.bare", f.bare_ms);
-        s.push("disaster_jobs", f.jobs as f64);
         eprintln!("bench: disaster round {}/{disaster_rounds} done", i + 1);
     }
     if disaster_rounds > 0 {
@@ -397,6 +408,24 @@ fn report(
         .against(
             "bare pg_restore --jobs N of the same dump, same N",
             &s.get("disaster_ms.bare"),
+        ),
+        Row::new(
+            "disaster rollback from the volume, the command (disaster_restore = volume)",
+            "ms",
+            &s.get("disaster_volume_ms.cutover"),
+        )
+        .against(
+            "bare cp -a of the same backup's files into a fresh volume",
+            &s.get("disaster_volume_ms.bare"),
+        ),
+        Row::new(
+            "disaster rollback from the volume: undo of recreate-postgres alone",
+            "ms",
+            &s.get("disaster_volume_core_ms.cutover"),
+        )
+        .against(
+            "bare cp -a of the same backup's files into a fresh volume",
+            &s.get("disaster_volume_ms.bare"),
         ),
         Row::new("disaster restore", "ms", &s.get("restore_ms.cutover"))
             .against("psql < plain dump", &s.get("restore_ms.psql"))

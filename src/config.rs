@@ -58,6 +58,7 @@ pub struct Partial {
     pub collation_policy: Option<String>,
     pub rollback_check: Option<String>,
     pub backup_kind: Option<String>,
+    pub disaster_restore: Option<String>,
     pub qdrant_ports: Option<String>,
     pub ready_timeout_secs: Option<u64>,
     pub stop_timeout_secs: Option<u64>,
@@ -91,6 +92,7 @@ const KEYS: &[&str] = &[
     "collation_policy",
     "rollback_check",
     "backup_kind",
+    "disaster_restore",
     "qdrant_ports",
     "ready_timeout_secs",
     "stop_timeout_secs",
@@ -114,6 +116,9 @@ const NUMBER_KEYS: &[&str] = &[
 ];
 /// Values of `backup_kind` (see [`Config::backup_kind`]).
 pub const BACKUP_KINDS: &[&str] = &["physical", "logical"];
+
+/// Values of `disaster_restore` (see [`Config::disaster_restore`]).
+pub const DISASTER_RESTORES: &[&str] = &["dump", "volume"];
 /// Values of `collation_policy` (see [`Config::collation_policy`]).
 pub const COLLATION_POLICIES: &[&str] = &["auto", "check", "reindex-all", "skip"];
 /// The port and path (with query) of `backend_health_url`: `http://SERVICE[:PORT]/PATH`.
@@ -189,6 +194,12 @@ pub struct Config {
     /// portable dump is made from it after the window) or `logical` (`pg_dump` inside the
     /// window, the slower way, for servers that refuse replication connections).
     pub backup_kind: String,
+    /// What `rollback --disaster` restores: `dump` (default: the run's verified dump into a
+    /// new database beside the application's, names swapped; the other databases untouched)
+    /// or `volume` (the physical backup's files copied into the data directory, the whole
+    /// cluster, at disk speed; the files it replaces kept aside in the data directory; the
+    /// dump path when there is no physical backup or too little room).
+    pub disaster_restore: String,
     /// Host ports for qdrant: `auto` (default: 6333/6334 on loopback if free, else unpublished),
     /// `none` (reachable only on the stack's network), or `[IP:]HOST:CONTAINER,...` (IP
     /// defaults to 127.0.0.1; `0.0.0.0:6333:6333` publishes on every interface, by request).
@@ -421,6 +432,7 @@ fn merge(
         collation_policy,
         rollback_check,
         backup_kind,
+        disaster_restore,
         qdrant_ports,
         ready_timeout_secs,
         stop_timeout_secs,
@@ -493,6 +505,17 @@ fn resolve(
             "backup_kind",
             &sources,
             &format!("{backup_kind:?} is not one of {}", BACKUP_KINDS.join(", ")),
+        ));
+    }
+    let disaster_restore = p.disaster_restore.unwrap_or_else(|| "dump".into());
+    if !DISASTER_RESTORES.contains(&disaster_restore.as_str()) {
+        return Err(bad_key(
+            "disaster_restore",
+            &sources,
+            &format!(
+                "{disaster_restore:?} is not one of {}",
+                DISASTER_RESTORES.join(", ")
+            ),
         ));
     }
     let rollback_check = p.rollback_check.unwrap_or_else(|| "rows".into());
@@ -585,6 +608,7 @@ fn resolve(
         collation_policy,
         rollback_check,
         backup_kind,
+        disaster_restore,
         qdrant_ports,
         ready_timeout_secs,
         stop_timeout_secs,

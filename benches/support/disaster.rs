@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use super::backup::drop_db;
 use super::fast_rollback::{journal, output, undo_ms};
-use super::run::{self, cutover};
+use super::run::{self, cutover_with};
 use super::sh::{docker, psql};
 
 pub struct Figures {
@@ -34,18 +34,32 @@ pub struct Figures {
     pub jobs: u32,
 }
 
-/// One upgrade, then its disaster rollback, then the baseline restore of the same dump.
-pub async fn round(d: &DockerClient, stack_dir: &Path, pg: &str) -> Result<Figures> {
+/// What `rollback --disaster` restores (`disaster_restore`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Restore {
+    Dump,
+    Volume,
+}
+
+/// One upgrade, then its disaster rollback, then the baseline: for the dump, a bare
+/// `pg_restore --jobs N` of the same dump; for the volume, a bare `cp -a` of the same backup's
+/// files into a fresh volume (one `docker run`).
+pub async fn round(d: &DockerClient, stack_dir: &Path, pg: &str, how: Restore) -> Result<Figures> {
     let f = run::run(stack_dir)
         .await
         .context("the upgrade to roll back")?;
     let dump = f.dump_path.clone();
     anyhow::ensure!(dump.is_file(), "the run made no dump: {}", dump.display());
     let run_arg = f.run_dir.display().to_string();
+    let kind = match how {
+        Restore::Dump => "dump",
+        Restore::Volume => "volume",
+    };
     let t = Instant::now();
-    let out = cutover(
+    let out = cutover_with(
         stack_dir,
         &["rollback", "--disaster", "--yes", "--run", &run_arg],
+        &[("CUTOVER_DISASTER_RESTORE", kind)],
     )
     .await?;
     let command_ms = t.elapsed().as_secs_f64() * 1000.0;
@@ -63,19 +77,87 @@ pub async fn round(d: &DockerClient, stack_dir: &Path, pg: &str) -> Result<Figur
     }
     let restore_core_ms = undo_ms(&entries, "recreate-postgres");
 
-    // Untimed: what the disaster path keeps on purpose.
-    let aside = output(&entries, "recreate-postgres")?["disaster"]["aside"]
+    let recreate = output(&entries, "recreate-postgres")?;
+    if how == Restore::Volume && recreate["volume_swap"]["verified"] != true {
+        bail!("the disaster rollback did not swap the volume: {recreate}");
+    }
+    let backup_volume = output(&entries, "backup")?["physical"]["volume"]
         .as_str()
-        .map(String::from);
-    if let Some(a) = aside {
-        drop_db(pg, &a).await?;
-    }
-    if let Some(v) = output(&entries, "backup")?["physical"]["volume"].as_str() {
-        docker(&["volume", "rm", "-f", v]).await?;
-    }
-
-    // The baseline: the same dump, the same N, the file already inside.
+        .map(String::from)
+        .context("no physical backup")?;
     let jobs = cutover::adapters::restore::jobs_for(d.host_cpus().await.unwrap_or(1));
+    let bare_ms = match how {
+        Restore::Dump => bare_restore(pg, &dump, jobs).await?,
+        Restore::Volume => bare_copy(&backup_volume, &recreate["plan"]["old_image"]).await?,
+    };
+
+    // Untimed: what the disaster path keeps on purpose.
+    if let Some(a) = recreate["disaster"]["aside"].as_str() {
+        drop_db(pg, a).await?;
+    }
+    if let Some(s) = recreate["volume_swap"].as_object() {
+        let (src, image) = (s["data_source"].as_str(), s["image"].as_str());
+        let dir = format!(
+            "/d/{}/{}",
+            s["data_dir_in_mount"].as_str().unwrap_or_default(),
+            s["aside"].as_str().unwrap_or_default()
+        );
+        if let (Some(src), Some(image)) = (src, image) {
+            docker(&[
+                "run",
+                "--rm",
+                "-v",
+                &format!("{src}:/d"),
+                "--entrypoint",
+                "rm",
+                image,
+                "-rf",
+                &dir,
+            ])
+            .await?;
+        }
+    }
+    docker(&["volume", "rm", "-f", &backup_volume]).await?;
+    let _ = std::fs::remove_file(&dump);
+    Ok(Figures {
+        command_ms,
+        restore_core_ms,
+        bare_ms,
+        jobs,
+    })
+}
+
+/// `cp -a` of the backup's files into a fresh volume, in one `docker run` of the old image.
+async fn bare_copy(backup_volume: &str, image: &Value) -> Result<f64> {
+    let image = image.as_str().context("the old image")?;
+    let copy = format!("{backup_volume}-benchcopy");
+    docker(&["volume", "create", &copy]).await?;
+    let t = Instant::now();
+    let ran = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &format!("{backup_volume}:/from:ro"),
+        "-v",
+        &format!("{copy}:/to"),
+        "--entrypoint",
+        "cp",
+        image,
+        "-a",
+        "/from/data/.",
+        "/to/",
+    ])
+    .await;
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    docker(&["volume", "rm", &copy]).await?;
+    ran?;
+    Ok(ms)
+}
+
+/// `pg_restore --jobs N` of `dump` into a fresh database, the file already in the container.
+async fn bare_restore(pg: &str, dump: &Path, jobs: u32) -> Result<f64> {
     let inside = "/tmp/bench-disaster.dump";
     docker(&["cp", &dump.display().to_string(), &format!("{pg}:{inside}")]).await?;
     drop_db(pg, "bench_disaster_bare").await?;
@@ -100,11 +182,5 @@ pub async fn round(d: &DockerClient, stack_dir: &Path, pg: &str) -> Result<Figur
     let bare_ms = t.elapsed().as_secs_f64() * 1000.0;
     drop_db(pg, "bench_disaster_bare").await?;
     docker(&["exec", pg, "rm", "-f", inside]).await?;
-    let _ = std::fs::remove_file(&dump);
-    Ok(Figures {
-        command_ms,
-        restore_core_ms,
-        bare_ms,
-        jobs,
-    })
+    Ok(bare_ms)
 }

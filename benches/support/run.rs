@@ -25,6 +25,11 @@ const QDRANT: &str = "cutover-testbed/qdrant-standin:latest";
 
 /// The release binary in `dir` with the test images as targets (no registry, no host port).
 pub async fn cutover(dir: &Path, args: &[&str]) -> Result<ProcessOut> {
+    cutover_with(dir, args, &[]).await
+}
+
+/// [`cutover`] with more environment (configuration keys as `CUTOVER_*`).
+pub async fn cutover_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<ProcessOut> {
     let mut all: Vec<&str> = args.to_vec();
     all.extend([
         "--target-image",
@@ -34,11 +39,13 @@ pub async fn cutover(dir: &Path, args: &[&str]) -> Result<ProcessOut> {
         "--pull",
         "never",
     ]);
+    let mut all_env = vec![("CUTOVER_QDRANT_PORTS", "none")];
+    all_env.extend_from_slice(env);
     run_bin(
         BIN,
         &all,
         dir,
-        &[("CUTOVER_QDRANT_PORTS", "none")],
+        &all_env,
         &["COMPOSE_PROJECT_NAME", "COMPOSE_FILE"],
     )
     .await

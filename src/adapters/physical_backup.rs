@@ -111,6 +111,7 @@ impl PhysicalTarget {
             volume: Some((self.volume(), MOUNT.into())),
             network_mode: Some(format!("container:{}", self.container)),
             labels: self.labels.clone(),
+            more_volumes: Vec::new(),
         }
     }
 }
@@ -316,6 +317,7 @@ pub async fn restore_check<T>(
         volume: Some((volume.to_string(), MOUNT.into())),
         network_mode: None,
         labels,
+        more_volumes: Vec::new(),
     };
     let mut outcome: Option<Result<T>> = None;
     docker

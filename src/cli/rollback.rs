@@ -105,7 +105,10 @@ pub(super) fn rollback(cli: &Cli, config: &Config, args: &RollbackArgs) -> Resul
         Exit::RolledBack => Exit::Done,
         other => other,
     };
-    let path = if args.disaster {
+    let path = if args.disaster && config.disaster_restore == "volume" {
+        "disaster (the physical backup's files copied in where the run has one, else the dump \
+         restored; what they replaced kept aside)"
+    } else if args.disaster {
         "disaster (backup restored into a new database and swapped in, the old one kept aside)"
     } else {
         "fast (kept old container, down migrations)"

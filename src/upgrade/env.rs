@@ -45,6 +45,9 @@ pub struct UpgradeEnv {
     pub rollback_check_contents: bool,
     /// `backup_kind = physical`: a base backup before the window, the WAL inside it.
     pub physical_backup: bool,
+    /// `disaster_restore = volume`: `rollback --disaster` copies the physical backup's files
+    /// in (`crate::upgrade::rollback::volume_swap`) instead of restoring the dump.
+    pub disaster_from_volume: bool,
     pub qdrant_ports: Vec<PortMapping>,
     pub ready_timeout: Duration,
     pub stop_timeout: Duration,
@@ -138,6 +141,7 @@ impl UpgradeEnv {
             collation_policy: config.collation_policy.clone(),
             rollback_check_contents: config.rollback_check == "contents",
             physical_backup: config.backup_kind == "physical",
+            disaster_from_volume: config.disaster_restore == "volume",
             qdrant_ports,
             ready_timeout: Duration::from_secs(config.ready_timeout_secs),
             stop_timeout: Duration::from_secs(config.stop_timeout_secs),

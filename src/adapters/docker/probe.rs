@@ -40,6 +40,8 @@ pub const PROBE_LABEL: &str = "io.cutover.probe";
 pub struct ProbeOptions {
     /// `(volume name, mount path)`: a named volume, read-write.
     pub volume: Option<(String, String)>,
+    /// More `(volume name or host path, mount path)`, read-write.
+    pub more_volumes: Vec<(String, String)>,
     /// `container:<name>` to share that container's network namespace; default `none`.
     pub network_mode: Option<String>,
     /// Extra labels (e.g. the project's, so its teardown finds the probe).
@@ -144,10 +146,13 @@ impl DockerClient {
             }),
             host_config: Some(HostConfig {
                 network_mode: Some(opts.network_mode.clone().unwrap_or_else(|| "none".into())),
-                binds: opts
-                    .volume
-                    .as_ref()
-                    .map(|(v, path)| vec![format!("{v}:{path}")]),
+                binds: Some(
+                    opts.volume
+                        .iter()
+                        .chain(&opts.more_volumes)
+                        .map(|(v, path)| format!("{v}:{path}"))
+                        .collect(),
+                ),
                 tmpfs: Some(tmpfs),
                 auto_remove: Some(true),
                 ..Default::default()

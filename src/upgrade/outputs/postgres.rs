@@ -31,6 +31,9 @@ pub struct RecreateOutput {
     /// (`crate::upgrade::rollback::stop_state`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint_at_start: Option<crate::adapters::fingerprint::Fingerprint>,
+    /// Disaster rollback with `disaster_restore = "volume"`: the files copied in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_swap: Option<crate::upgrade::rollback::volume_swap::VolumeSwap>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -131,55 +131,12 @@ pub async fn restore_backup(
     cx: &StepContext,
     out: &RecreateOutput,
 ) -> Result<(), StepError> {
-    let record = dump_to_restore(env, cx).await?;
-
-    let docker = env.docker().await?;
-    let plan = &out.plan;
-    if docker
-        .recreate_state(plan)
-        .await
-        .context("looking for the kept old container")?
-        .restorable
-    {
-        docker
-            .restore_old(plan, env.stop_timeout)
-            .await
-            .context("putting the kept old postgres container back")?;
-        cx.log(format!(
-            "{} is the old container again ({})",
-            plan.name, plan.old_image
-        ));
-    } else {
-        // Finalized: the old container is gone; recreate the current one on the old image.
-        let reverse = docker
-            .plan_recreate(&plan.name, &plan.old_image)
-            .await
-            .context("planning postgres on the old image")?;
-        docker
-            .stop_old(&reverse, env.stop_timeout)
-            .await
-            .context("stopping the new-image postgres")?;
-        docker
-            .rename_old(&reverse)
-            .await
-            .context("parking the new-image postgres")?;
-        docker
-            .create_new(&reverse)
-            .await
-            .context("creating postgres on the old image")?;
-        docker
-            .start_new(&reverse)
-            .await
-            .context("starting postgres on the old image")?;
-        docker
-            .finalize_recreate(&reverse)
-            .await
-            .context("removing the new-image postgres container")?;
-        cx.log(format!(
-            "{} recreated on {} (the old container had been finalized)",
-            plan.name, plan.old_image
-        ));
+    if let Some(swap) = super::volume_swap::plan(env, cx, out).await? {
+        return super::volume_swap::run(env, cx, out, swap).await;
     }
+    let record = dump_to_restore(env, cx).await?;
+    let docker = env.docker().await?;
+    old_image_back(env, cx, &out.plan).await?;
 
     let target = env.pg_target().await?;
     postgres::connect_until(&target, env.ready_timeout, Duration::from_millis(250))
@@ -235,6 +192,63 @@ pub async fn restore_backup(
         swap.database,
         swap.how_to_remove()
     ));
+    Ok(())
+}
+
+/// Puts postgres back on the OLD image: the kept old container if it still exists, else
+/// (after `finalize`) a reverse recreate from the current container onto the old image.
+pub async fn old_image_back(
+    env: &UpgradeEnv,
+    cx: &StepContext,
+    plan: &crate::adapters::docker::RecreatePlan,
+) -> Result<(), StepError> {
+    let docker = env.docker().await?;
+    if docker
+        .recreate_state(plan)
+        .await
+        .context("looking for the kept old container")?
+        .restorable
+    {
+        docker
+            .restore_old(plan, env.stop_timeout)
+            .await
+            .context("putting the kept old postgres container back")?;
+        cx.log(format!(
+            "{} is the old container again ({})",
+            plan.name, plan.old_image
+        ));
+    } else {
+        // Finalized: the old container is gone; recreate the current one on the old image.
+        let reverse = docker
+            .plan_recreate(&plan.name, &plan.old_image)
+            .await
+            .context("planning postgres on the old image")?;
+        docker
+            .stop_old(&reverse, env.stop_timeout)
+            .await
+            .context("stopping the new-image postgres")?;
+        docker
+            .rename_old(&reverse)
+            .await
+            .context("parking the new-image postgres")?;
+        docker
+            .create_new(&reverse)
+            .await
+            .context("creating postgres on the old image")?;
+        docker
+            .start_new(&reverse)
+            .await
+            .context("starting postgres on the old image")?;
+        docker
+            .finalize_recreate(&reverse)
+            .await
+            .context("removing the new-image postgres container")?;
+        cx.log(format!(
+            "{} recreated on {} (the old container had been finalized)",
+            plan.name, plan.old_image
+        ));
+    }
+
     Ok(())
 }
 

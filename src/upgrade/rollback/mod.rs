@@ -13,7 +13,8 @@
 //!      [`stop_state::read_held`] reads it from the snapshot the new server holds (`backup`'s
 //!      undo, next, reads it from the backup if that snapshot is gone: [`stop_state::otherwise`]);
 //!    - disaster path: [`disaster::run`] restores the run's backup into a new database and
-//!      swaps it in;
+//!      swaps it in; with `disaster_restore = "volume"`, [`volume_swap::run`] copies the
+//!      physical backup's files into the data directory instead (the whole cluster);
 //!    - fast path: [`resume_proof::note_new_position`] reads the new server's WAL position
 //!      before it stops; the old container is put back; [`resume_proof::check`] proves that the
 //!      old server resumed at or after that position; then, before any writer returns,
@@ -35,4 +36,5 @@ pub mod report;
 pub mod resume_proof;
 pub mod stop_state;
 pub mod verify;
+pub mod volume_swap;
 pub mod window;

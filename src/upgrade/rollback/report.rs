@@ -35,7 +35,10 @@ pub struct RollbackFacts {
     /// Disaster path: the restored database and the original kept aside.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub swap: Option<Swap>,
-    /// How to remove the database kept aside, once swapped.
+    /// Disaster path with `disaster_restore = "volume"`: the backup's files copied in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_swap: Option<super::volume_swap::VolumeSwap>,
+    /// How to remove the database (or the files) kept aside, once swapped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remove_aside: Option<String>,
     /// Collation and ownership repair on the old server (fast path).
@@ -82,13 +85,23 @@ impl RollbackFacts {
             .and_then(|r| r.output.clone())
             .and_then(|v| serde_json::from_value::<MigrationsOutput>(v).ok())
             .and_then(|o| o.new_data);
-        let swap = s
+        let recreate = s
             .steps
             .get("recreate-postgres")
             .and_then(|r| r.output.clone())
-            .and_then(|v| serde_json::from_value::<RecreateOutput>(v).ok())
-            .and_then(|o| o.disaster);
-        let remove_aside = swap.as_ref().filter(|w| w.swapped).map(Swap::how_to_remove);
+            .and_then(|v| serde_json::from_value::<RecreateOutput>(v).ok());
+        let swap = recreate.as_ref().and_then(|o| o.disaster.clone());
+        let volume_swap = recreate.and_then(|o| o.volume_swap);
+        let remove_aside = swap
+            .as_ref()
+            .filter(|w| w.swapped)
+            .map(Swap::how_to_remove)
+            .or_else(|| {
+                volume_swap
+                    .as_ref()
+                    .filter(|v| v.copied)
+                    .map(|v| v.how_to_remove())
+            });
         Some(RollbackFacts {
             path: if s.disaster_rollback {
                 "disaster"
@@ -105,6 +118,7 @@ impl RollbackFacts {
             check,
             new_data,
             swap,
+            volume_swap,
             remove_aside,
             collation: super::collation::from_state(s),
         })

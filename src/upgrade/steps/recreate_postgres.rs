@@ -129,6 +129,7 @@ impl Step for RecreatePostgres {
                     disaster: None,
                     volume_check: None,
                     fingerprint_at_start: None,
+                    volume_swap: None,
                 };
                 // Journaled before anything changes: the old container's configuration is
                 // what the fast rollback re-creates it from.
@@ -215,8 +216,11 @@ impl Step for RecreatePostgres {
         if cx.disaster_rollback() {
             rollback::disaster::run(&self.env, cx, out.as_ref()).await?;
             // The other databases of the cluster were not restored: their indexes may be in
-            // the new server's order.
-            if out.is_some() {
+            // the new server's order. Not after a volume swap: every file is the old server's.
+            let swapped = cx
+                .output::<RecreateOutput>()
+                .is_some_and(|o| o.volume_swap.is_some_and(|s| s.verified));
+            if out.is_some() && !swapped {
                 rollback::collation::repair_after_restore(&self.env, cx).await?;
             }
             return Ok(());
