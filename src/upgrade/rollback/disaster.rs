@@ -136,7 +136,7 @@ pub async fn restore_backup(
     }
     let record = dump_to_restore(env, cx).await?;
     let docker = env.docker().await?;
-    old_image_back(env, cx, &out.plan).await?;
+    old_image_back(env, cx, &out.plan, true).await?;
 
     let target = env.pg_target().await?;
     postgres::connect_until(&target, env.ready_timeout, Duration::from_millis(250))
@@ -197,12 +197,19 @@ pub async fn restore_backup(
 
 /// Puts postgres back on the OLD image: the kept old container if it still exists, else
 /// (after `finalize`) a reverse recreate from the current container onto the old image.
+/// `start: false` leaves it created and stopped (the volume swap replaces its files first: a
+/// server started on them only to be stopped again costs a start, and an entrypoint busy with
+/// its chown ignores the stop request until the stop timeout).
 pub async fn old_image_back(
     env: &UpgradeEnv,
     cx: &StepContext,
     plan: &crate::adapters::docker::RecreatePlan,
+    start: bool,
 ) -> Result<(), StepError> {
     let docker = env.docker().await?;
+    let mut plan = plan.clone();
+    plan.old_was_running &= start;
+    let plan = &plan;
     if docker
         .recreate_state(plan)
         .await
@@ -235,10 +242,12 @@ pub async fn old_image_back(
             .create_new(&reverse)
             .await
             .context("creating postgres on the old image")?;
-        docker
-            .start_new(&reverse)
-            .await
-            .context("starting postgres on the old image")?;
+        if start {
+            docker
+                .start_new(&reverse)
+                .await
+                .context("starting postgres on the old image")?;
+        }
         docker
             .finalize_recreate(&reverse)
             .await

@@ -4,8 +4,8 @@
 //! the disaster path.
 //!
 //! Order, and why:
-//! 1. postgres is put back on the OLD image (`disaster::old_image_back`), then stopped: the
-//!    files are only ever touched with no server on them;
+//! 1. postgres is put back on the OLD image (`disaster::old_image_back`), not started (and
+//!    stopped, should it run): the files are only ever touched with no server on them;
 //! 2. in a throwaway container of the old image (no network) mounting the data directory's
 //!    mount and the backup volume: the room is checked first (the backup's size must be free
 //!    beside the data, since nothing is deleted), then every file of the data directory is
@@ -171,7 +171,7 @@ pub async fn run(
     let docker = env.docker().await?;
     let name = out.plan.name.clone();
     if !swap.copied {
-        super::disaster::old_image_back(env, cx, &out.plan).await?;
+        super::disaster::old_image_back(env, cx, &out.plan, false).await?;
         docker
             .stop(&name, env.stop_timeout)
             .await
