@@ -201,7 +201,8 @@ fn cutover_rollback_restores_the_world_after_every_action() {
 
 /// The automatic rollback of a failure in `vector-extension` fails in the middle of
 /// `recreate-postgres`' undo: after the new container is removed and the old one has its name
-/// back and is started (its 2nd progress point), before its readiness wait and resume proof,
+/// back and is started (its 4th progress point: the first two read the state at the stop from
+/// the new server's snapshot), before its readiness wait and resume proof,
 /// and before the writers are started again. `cutover rollback --yes` must finish it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_done_undo_is_finished_by_the_next_rollback() {
@@ -213,13 +214,13 @@ async fn a_half_done_undo_is_finished_by_the_next_rollback() {
     let before = World::of(&stack).await;
     let out = Run::upgrade(dir)
         .fault(Some(
-            "fail-after-change:vector-extension,fail-in-undo:recreate-postgres:2",
+            "fail-after-change:vector-extension,fail-in-undo:recreate-postgres:4",
         ))
         .output();
     let mut log = text(&out);
     assert_eq!(out.status.code(), Some(3), "{log}");
     assert!(
-        log.contains("the undo of recreate-postgres fails at its point 2"),
+        log.contains("the undo of recreate-postgres fails at its point 4"),
         "{log}"
     );
     // Half done: the old postgres has its name back, but the writers are still stopped.
