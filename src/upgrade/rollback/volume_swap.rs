@@ -47,8 +47,9 @@ use crate::upgrade::outputs::{
 const BACKUP_AT: &str = "/cutover-backup";
 /// Where the data directory's mount is.
 const DATA_AT: &str = "/cutover-data";
-/// The label of the copy's throwaway container, valued with the aside directory's name (one
-/// per run): a repeated rollback finds the copy a killed one left running.
+/// The label of the copy's throwaway container, valued with the backup volume's name (one per
+/// project and run; the aside directory's name alone is per run and two projects' runs can
+/// share it): a repeated rollback finds the copy a killed one left running, and only that.
 pub const COPY_LABEL: &str = "io.cutover.volume-swap";
 
 /// The swap, journaled before anything moves.
@@ -185,7 +186,7 @@ pub async fn run(
         // directory would interleave, and the `rm` below would race the old `cp`. It is
         // removed (forced: its `cp` stops) before this copy starts.
         let gone = docker
-            .remove_labelled(COPY_LABEL, &swap.aside)
+            .remove_labelled(COPY_LABEL, &swap.backup_volume)
             .await
             .context("removing the copy an interrupted rollback left running")?;
         if !gone.is_empty() {
@@ -197,7 +198,7 @@ pub async fn run(
         let opts = ProbeOptions {
             volume: Some((swap.backup_volume.clone(), BACKUP_AT.into())),
             more_volumes: vec![(swap.data_source.clone(), DATA_AT.into())],
-            labels: [(COPY_LABEL.to_string(), swap.aside.clone())].into(),
+            labels: [(COPY_LABEL.to_string(), swap.backup_volume.clone())].into(),
             ..Default::default()
         };
         let t = std::time::Instant::now();
