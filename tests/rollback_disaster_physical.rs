@@ -39,6 +39,19 @@ fn copy_containers() -> Vec<String> {
     .collect()
 }
 
+/// Removes this run's copy containers when dropped.
+struct RemoveCopies(String);
+
+impl Drop for RemoveCopies {
+    fn drop(&mut self) {
+        for c in copy_containers() {
+            if let Some(name) = c.strip_suffix(&format!(" {}", self.0)) {
+                let _ = Command::new("docker").args(["rm", "-f", name]).output();
+            }
+        }
+    }
+}
+
 fn ls_data(volume: &str) -> Vec<String> {
     docker(&[
         "run",
@@ -77,6 +90,10 @@ async fn a_disaster_rollback_killed_in_its_copy_is_finished_by_the_same_command(
         cutover::upgrade::outputs::run_key(&run)
     );
     let ours = |c: &String| c.ends_with(&format!(" {backup}"));
+
+    // A failing assertion must not leave the killed copy's container behind (it carries no
+    // Compose label, so the stack's own teardown does not see it).
+    let _sweep = RemoveCopies(backup.clone());
 
     // 2. Killed while its copy runs.
     let mut child = Run::new(dir, &["rollback", "--disaster", "--yes"])
