@@ -194,11 +194,13 @@ pub struct Config {
     /// portable dump is made from it after the window) or `logical` (`pg_dump` inside the
     /// window, the slower way, for servers that refuse replication connections).
     pub backup_kind: String,
-    /// What `rollback --disaster` restores: `dump` (default: the run's verified dump into a
-    /// new database beside the application's, names swapped; the other databases untouched)
-    /// or `volume` (the physical backup's files copied into the data directory, the whole
-    /// cluster, at disk speed; the files it replaces kept aside in the data directory; the
-    /// dump path when there is no physical backup or too little room).
+    /// What `rollback --disaster` restores: `volume` (default: the physical backup's files
+    /// copied into the data directory, the whole cluster back to the stop, at disk speed; the
+    /// files it replaces kept aside in the data directory; the dump path when there is no
+    /// physical backup, its volume is gone, or too little room) or `dump` (the run's verified
+    /// dump into a new database beside the application's, names swapped; the other databases
+    /// untouched). The default is the volume because a restore at pg_restore speed keeps the
+    /// service down for minutes per gigabyte where the copy takes seconds.
     pub disaster_restore: String,
     /// Host ports for qdrant: `auto` (default: 6333/6334 on loopback if free, else unpublished),
     /// `none` (reachable only on the stack's network), or `[IP:]HOST:CONTAINER,...` (IP
@@ -507,7 +509,7 @@ fn resolve(
             &format!("{backup_kind:?} is not one of {}", BACKUP_KINDS.join(", ")),
         ));
     }
-    let disaster_restore = p.disaster_restore.unwrap_or_else(|| "dump".into());
+    let disaster_restore = p.disaster_restore.unwrap_or_else(|| "volume".into());
     if !DISASTER_RESTORES.contains(&disaster_restore.as_str()) {
         return Err(bad_key(
             "disaster_restore",

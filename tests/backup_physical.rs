@@ -158,7 +158,10 @@ async fn a_failed_window_is_restored_from_the_physical_backup() {
         .expect("a physical backup")
         .to_string();
 
-    let out = Run::new(dir, &["rollback", "--disaster", "--yes"]).output();
+    let out = Run::new(dir, &["rollback", "--disaster", "--yes"])
+        // The dump path (the volume path has its own test: rollback_disaster_volume).
+        .env("CUTOVER_DISASTER_RESTORE", "dump")
+        .output();
     let log = text(&out);
     assert_eq!(out.status.code(), Some(0), "{log}");
     assert!(

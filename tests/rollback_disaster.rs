@@ -44,9 +44,14 @@ use support::cutover::{
 use support::{Stack, docker};
 
 /// Runs cutover, prints its wall time, returns the output.
+/// This file covers the dump path (restore into a new database, names swapped): the runs'
+/// backups are physical, whose default disaster path copies the volume's files in instead
+/// (`tests/rollback_disaster_volume.rs`).
+const DUMP: (&str, &str) = ("CUTOVER_DISASTER_RESTORE", "dump");
+
 fn timed(dir: &Path, args: &[&str], what: &str, times: &mut Vec<(String, f64)>) -> Output {
     let t = Instant::now();
-    let o = Run::new(dir, args).output();
+    let o = Run::new(dir, args).env(DUMP.0, DUMP.1).output();
     times.push((what.to_string(), t.elapsed().as_secs_f64()));
     o
 }
@@ -383,7 +388,9 @@ async fn a_failed_restore_leaves_the_original_database_in_place() {
     assert!(lines.contains(&sha));
     std::fs::write(&journal, lines.replace(&sha, &cut_sha)).unwrap();
 
-    let o = Run::new(dir, &["rollback", "--disaster", "--yes"]).output();
+    let o = Run::new(dir, &["rollback", "--disaster", "--yes"])
+        .env(DUMP.0, DUMP.1)
+        .output();
     let out = text(&o);
     assert_eq!(
         o.status.code(),
@@ -436,7 +443,9 @@ async fn a_failed_restore_leaves_the_original_database_in_place() {
     std::fs::write(&backup, &good).unwrap();
     let lines = std::fs::read_to_string(&journal).unwrap();
     std::fs::write(&journal, lines.replace(&cut_sha, &sha)).unwrap();
-    let o = Run::new(dir, &["rollback", "--disaster", "--yes"]).output();
+    let o = Run::new(dir, &["rollback", "--disaster", "--yes"])
+        .env(DUMP.0, DUMP.1)
+        .output();
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "rolled back\n{out}");
     assert!(!has_vector(&stack).await);

@@ -1,4 +1,5 @@
-//! The disaster rollback from the physical backup's files (`disaster_restore = "volume"`), on
+//! The disaster rollback from the physical backup's files (`disaster_restore = "volume"`, the
+//! default; the first command sets it, the second relies on the default), on
 //! one real seeded test-bed stack (Alpine-shaped → Debian-shaped, the real binary):
 //!
 //! 1. the upgrade completes; the writers run on the new server for a while;
@@ -69,9 +70,8 @@ async fn a_disaster_rollback_copies_the_physical_backup_in() {
     assert_eq!(swap["verified"], false, "{swap}");
 
     // 3. Again: it finishes.
-    let o = Run::new(dir, &["rollback", "--disaster", "--yes"])
-        .env("CUTOVER_DISASTER_RESTORE", "volume")
-        .output();
+    // No `disaster_restore` set: the volume is the default with a physical backup.
+    let o = Run::new(dir, &["rollback", "--disaster", "--yes"]).output();
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("the restored cluster is the stop's"), "{out}");

@@ -123,10 +123,15 @@ pub struct RollbackArgs {
     pub yes: bool,
     #[arg(long)]
     pub break_stale_lock: bool,
-    /// Do not trust the database: restore the run's verified backup into a new database
-    /// (pg_restore --exit-on-error) on the old image, check it, then swap names; the database
-    /// the upgrade left is renamed aside, never dropped. Rows written since the backup are not
-    /// in the restored database (the report counts them); they stay in the aside one.
+    /// Do not trust the database. With a physical backup whose volume exists (the default
+    /// `disaster_restore = volume`): postgres is put back on the old image and the backup's
+    /// files are copied into its data directory: the WHOLE CLUSTER (every database) goes back
+    /// to the stop; the files it replaces are kept aside in the data directory, never removed
+    /// (the report prints how). Otherwise (a logical backup, the volume gone, or
+    /// `disaster_restore = dump`): the run's verified dump is restored into a new database
+    /// (pg_restore --exit-on-error), checked, then the names are swapped; only the
+    /// application's database is replaced, the one the upgrade left renamed aside, never
+    /// dropped. Rows written since the backup are lost either way (they stay in what is aside).
     #[arg(long)]
     pub disaster: bool,
     /// Let the fast rollback drop the rows the new version received in the tables its down

@@ -5,8 +5,11 @@
 //! - A finalized run: the old container is gone, so the fast path is refused with the way out
 //!   (`--disaster`).
 //! - `--disaster`: the same undo sequence, except that the database is not trusted: postgres is
-//!   put back on the old image, the journaled backup is restored into a new database, checked,
-//!   and swapped in; the original is renamed aside (see `crate::upgrade::rollback::disaster`).
+//!   put back on the old image, then either the physical backup's files are copied into its
+//!   data directory (the whole cluster; `disaster_restore = volume`, the default, when the
+//!   backup volume exists: `crate::upgrade::rollback::volume_swap`) or the journaled dump is
+//!   restored into a new database, checked, and swapped in, the original renamed aside (see
+//!   `crate::upgrade::rollback::disaster`).
 //!
 //! - The fast path drops the tables the upgrade created (down migrations): rows the new
 //!   version wrote there are counted first, and refused (dumped, exit 2, nothing changed)
@@ -25,6 +28,7 @@ use crate::engine::recovery::Phase;
 use crate::engine::{Journal, RunOutcome};
 use crate::exit::Exit;
 use crate::upgrade::finalize::MARKER as FINALIZED;
+use crate::upgrade::outputs::BackupOutput;
 use crate::upgrade::rollback::{disaster, new_data};
 
 pub(super) fn rollback(cli: &Cli, config: &Config, args: &RollbackArgs) -> Result<Exit, Usage> {
@@ -75,16 +79,28 @@ pub(super) fn rollback(cli: &Cli, config: &Config, args: &RollbackArgs) -> Resul
     if args.disaster {
         // Before anything is undone: a bad backup found in recreate-postgres' undo would leave
         // the writers stopped, qdrant gone and the compose file restored around the new postgres.
-        let output = journaled("backup").and_then(|v| serde_json::from_value(v.clone()).ok());
+        let output: Option<BackupOutput> =
+            journaled("backup").and_then(|v| serde_json::from_value(v.clone()).ok());
         let portable =
             journaled("portable-dump").and_then(|v| serde_json::from_value(v.clone()).ok());
         let unchanged =
             |e: String| Usage(format!("{e}. Nothing was changed (run {})", dir.display()));
-        match disaster::journaled_source(output, portable).map_err(Usage)? {
-            disaster::Source::Dump(record) => {
-                disaster::verify_backup(&record).map_err(unchanged)?
+        // The volume path reads only the volume: a damaged dump must not block the restore
+        // that does not use it. Without the volume, the dump is checked as before.
+        let from_volume = config.disaster_restore == "volume"
+            && output
+                .as_ref()
+                .and_then(|b| b.physical.as_ref())
+                .is_some_and(|p| disaster::physical_present(p).is_ok());
+        if !from_volume {
+            match disaster::journaled_source(output, portable).map_err(Usage)? {
+                disaster::Source::Dump(record) => {
+                    disaster::verify_backup(&record).map_err(unchanged)?
+                }
+                disaster::Source::Physical(p) => {
+                    disaster::physical_present(&p).map_err(unchanged)?
+                }
             }
-            disaster::Source::Physical(p) => disaster::physical_present(&p).map_err(unchanged)?,
         }
     }
     let lock = StackLock::acquire(&config.lock_path(), &dir, args.break_stale_lock)?;

@@ -5,6 +5,7 @@
 //! knows about plans, steps or the journal; secret env values never reach logs or errors.
 
 pub mod archive;
+pub mod by_label;
 pub mod connect;
 pub mod create_service;
 pub mod discover;

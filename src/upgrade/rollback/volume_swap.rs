@@ -16,7 +16,8 @@
 //!    the log and the report say how to remove it. PostgreSQL ignores a directory it does not
 //!    know in its data directory;
 //! 3. postgres starts (recovering the backup's WAL up to the stop) and is checked: the same
-//!    cluster (system identifier of the stop) and exactly the stop's row counts.
+//!    cluster (system identifier of the stop), a checkpoint at or after the backup's stop LSN
+//!    (the WAL was replayed to the end), and exactly the stop's row counts.
 //!
 //! The plan is journaled (in `recreate-postgres`' output) before anything moves, and the copy
 //! script finds where it stopped (a half move goes on; a half copy is removed and made again),
@@ -46,6 +47,10 @@ use crate::upgrade::outputs::{
 const BACKUP_AT: &str = "/cutover-backup";
 /// Where the data directory's mount is.
 const DATA_AT: &str = "/cutover-data";
+/// The label of the copy's throwaway container, valued with the backup volume's name (one per
+/// project and run; the aside directory's name alone is per run and two projects' runs can
+/// share it): a repeated rollback finds the copy a killed one left running, and only that.
+pub const COPY_LABEL: &str = "io.cutover.volume-swap";
 
 /// The swap, journaled before anything moves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,9 +181,24 @@ pub async fn run(
             .stop(&name, env.stop_timeout)
             .await
             .context("stopping postgres before its files are replaced")?;
+        // A copy an earlier, killed `rollback --disaster` started is still running in its
+        // throwaway container (the exec outlives the command): two copies into one data
+        // directory would interleave, and the `rm` below would race the old `cp`. It is
+        // removed (forced: its `cp` stops) before this copy starts.
+        let gone = docker
+            .remove_labelled(COPY_LABEL, &swap.backup_volume)
+            .await
+            .context("removing the copy an interrupted rollback left running")?;
+        if !gone.is_empty() {
+            cx.log(format!(
+                "removed the copy an interrupted rollback left running: {}",
+                gone.join(", ")
+            ));
+        }
         let opts = ProbeOptions {
             volume: Some((swap.backup_volume.clone(), BACKUP_AT.into())),
             more_volumes: vec![(swap.data_source.clone(), DATA_AT.into())],
+            labels: [(COPY_LABEL.to_string(), swap.backup_volume.clone())].into(),
             ..Default::default()
         };
         let t = std::time::Instant::now();
@@ -246,16 +266,30 @@ async fn check(cx: &StepContext, client: &tokio_postgres::Client) -> Result<(), 
     let stop = cx
         .output_of::<BackupOutput>("backup")
         .and_then(|b| b.stop_wal);
-    if let Some(stop) = stop {
-        let now = postgres::wal_position(client)
+    if let Some(mut stop) = stop {
+        // The backup's own stop position (the WAL it received up to) when there is one: the
+        // restored server must have replayed at least that far, else the copy is not the
+        // backup's whole (a cut WAL directory would start, holding an older state).
+        if let Some(p) = cx
+            .output_of::<BackupOutput>("backup")
+            .and_then(|b| b.physical)
+        {
+            stop.lsn = p.catch_up.stop_lsn;
+        }
+        let resumed = postgres::resumed_from(client, &stop)
             .await
-            .context("reading the restored cluster's identifier")?;
-        if now.system_identifier != stop.system_identifier {
+            .context("reading the restored cluster's identifier and checkpoint")?;
+        if let Some(gap) = resumed.gap(&stop) {
             return Err(StepError::new(format!(
-                "the restored files are cluster {}, not the stopped {}",
-                now.system_identifier, stop.system_identifier
+                "the restored files are not the backup's cluster at the stop: {gap}. The files \
+                 the upgrade left are in the aside directory; see the log for how to put them \
+                 back or remove them"
             )));
         }
+        cx.log(format!(
+            "the restored cluster is {} from checkpoint {} (the stop: {})",
+            resumed.system_identifier, resumed.checkpoint_lsn, stop.lsn
+        ));
     }
     let Some(before) = fingerprint_before_in(cx) else {
         cx.log("no fingerprint of the stop to count against (the run stopped before it)");
