@@ -53,20 +53,7 @@ impl Drop for RemoveCopies {
 }
 
 fn ls_data(volume: &str) -> Vec<String> {
-    docker(&[
-        "run",
-        "--rm",
-        "-v",
-        &format!("{volume}:/d"),
-        "--entrypoint",
-        "ls",
-        support::cutover::BEFORE,
-        "-a",
-        "/d",
-    ])
-    .lines()
-    .map(String::from)
-    .collect()
+    support::cutover::ls_volume(volume)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -19,26 +19,13 @@ mod support;
 use std::process::Command;
 
 use cutover::adapters::fingerprint::fingerprint;
+use support::Stack;
 use support::cutover::{
     BEFORE, Run, assert_no_lock, assert_tables_kept, has_vector, latest_run, report, services, text,
 };
-use support::{Stack, docker};
 
 fn ls_data(volume: &str) -> Vec<String> {
-    docker(&[
-        "run",
-        "--rm",
-        "-v",
-        &format!("{volume}:/d"),
-        "--entrypoint",
-        "ls",
-        BEFORE,
-        "-a",
-        "/d",
-    ])
-    .lines()
-    .map(String::from)
-    .collect()
+    support::cutover::ls_volume(volume)
 }
 
 #[tokio::test(flavor = "multi_thread")]

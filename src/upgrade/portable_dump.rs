@@ -31,7 +31,6 @@ pub async fn from_physical(
     on_progress: impl FnMut(u64) + Send,
 ) -> Result<BackupRecord> {
     let docker = env.docker().await?;
-    let creds = env.backup_target().await?;
     let partial = run_dir.join(file_name);
     if partial.exists() {
         std::fs::remove_file(&partial)
@@ -43,15 +42,7 @@ pub async fn from_physical(
         .map(|t| format!("{SCHEMA}.{t}"))
         .collect();
     let refs: Vec<&str> = tables.iter().map(String::as_str).collect();
-    let labels =
-        std::collections::HashMap::from([("io.cutover.backup".to_string(), env.project.clone())]);
-    physical_backup::restore_check(docker, &p.image, &p.volume, labels, async |name: &str| {
-        let target = PgTarget {
-            container: name.to_string(),
-            user: creds.user.clone(),
-            database: creds.database.clone(),
-            password: creds.password.clone(),
-        };
+    with_backup_server(env, p, async |target: PgTarget| {
         check_counts(env, &target, before).await?;
         Ok(backup::dump(docker, &target, run_dir, file_name, &refs, on_progress).await?)
     })
@@ -140,17 +131,7 @@ pub async fn fingerprint_physical(
     p: &PhysicalBackup,
     method: fingerprint::Method,
 ) -> Result<fingerprint::Fingerprint> {
-    let docker = env.docker().await?;
-    let creds = env.backup_target().await?;
-    let labels =
-        std::collections::HashMap::from([("io.cutover.backup".to_string(), env.project.clone())]);
-    physical_backup::restore_check(docker, &p.image, &p.volume, labels, async |name: &str| {
-        let target = PgTarget {
-            container: name.to_string(),
-            user: creds.user.clone(),
-            database: creds.database.clone(),
-            password: creds.password.clone(),
-        };
+    with_backup_server(env, p, async |target: PgTarget| {
         let listed = psql(env, &target, &fingerprint::psql_list_sql(SCHEMA)).await?;
         let tables: Vec<(String, String, bool)> = listed
             .lines()
@@ -201,4 +182,27 @@ async fn psql(env: &UpgradeEnv, target: &PgTarget, sql: &str) -> Result<String> 
         );
     }
     Ok(out.stdout_str().to_string())
+}
+
+/// Starts the physical backup `p` as a server of its own (`physical_backup::restore_check`)
+/// and runs `work` against it, reached by psql inside its container with the app's role.
+async fn with_backup_server<T>(
+    env: &UpgradeEnv,
+    p: &PhysicalBackup,
+    work: impl AsyncFnOnce(PgTarget) -> Result<T>,
+) -> Result<T> {
+    let docker = env.docker().await?;
+    let creds = env.backup_target().await?;
+    let labels =
+        std::collections::HashMap::from([("io.cutover.backup".to_string(), env.project.clone())]);
+    physical_backup::restore_check(docker, &p.image, &p.volume, labels, async |name: &str| {
+        work(PgTarget {
+            container: name.to_string(),
+            user: creds.user.clone(),
+            database: creds.database.clone(),
+            password: creds.password.clone(),
+        })
+        .await
+    })
+    .await
 }

@@ -335,3 +335,21 @@ pub fn side_leftovers(project: &str) -> Vec<String> {
     );
     left
 }
+
+/// `ls -a` of a volume's root, in a throwaway container of the before image.
+pub fn ls_volume(volume: &str) -> Vec<String> {
+    super::docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{volume}:/d"),
+        "--entrypoint",
+        "ls",
+        BEFORE,
+        "-a",
+        "/d",
+    ])
+    .lines()
+    .map(String::from)
+    .collect()
+}
