@@ -236,6 +236,7 @@ async fn measure(
         for (how, key) in [
             (Restore::Dump, "disaster"),
             (Restore::Volume, "disaster_volume"),
+            (Restore::Logical, "disaster_logical"),
         ] {
             let f = support::disaster::round(
                 &cx.docker,
@@ -408,6 +409,25 @@ fn report(
         .against(
             "bare pg_restore --jobs N of the same dump, same N",
             &s.get("disaster_ms.bare"),
+        ),
+        Row::new(
+            "disaster rollback after a backup_kind = logical upgrade, the command",
+            "ms",
+            &s.get("disaster_logical_ms.cutover"),
+        )
+        .against(
+            "bare pg_restore --jobs N of the same dump, same N",
+            &s.get("disaster_logical_ms.bare"),
+        )
+        .goal(Goal::RatioAtMost(1.1)),
+        Row::new(
+            "disaster rollback after a logical upgrade: undo of recreate-postgres alone",
+            "ms",
+            &s.get("disaster_logical_core_ms.cutover"),
+        )
+        .against(
+            "bare pg_restore --jobs N of the same dump, same N",
+            &s.get("disaster_logical_ms.bare"),
         ),
         Row::new(
             "disaster rollback from the volume, the command (disaster_restore = volume)",

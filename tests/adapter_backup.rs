@@ -173,7 +173,7 @@ async fn dump_verify_and_restore_into_a_fresh_database() {
     );
 
     // Restore refuses a database with tables, then fills a fresh one identically.
-    let e = cutover::adapters::restore::restore(&c, &target, &rec.path)
+    let e = cutover::adapters::restore::restore(&c, &target, &rec.path, &rec.sha256)
         .await
         .unwrap_err();
     assert!(
@@ -185,7 +185,7 @@ async fn dump_verify_and_restore_into_a_fresh_database() {
         database: "restored".into(),
         ..target.clone()
     };
-    let how = cutover::adapters::restore::restore(&c, &fresh, &rec.path)
+    let how = cutover::adapters::restore::restore(&c, &fresh, &rec.path, &rec.sha256)
         .await
         .unwrap();
     // In parallel, from a copy inside the container that is gone afterwards (it is a full copy
@@ -322,7 +322,7 @@ async fn restore_falls_back_to_stdin_when_the_container_has_no_room_for_the_dump
         database: "again".into(),
         ..target.clone()
     };
-    let how = cutover::adapters::restore::restore(&c, &fresh, &rec.path)
+    let how = cutover::adapters::restore::restore(&c, &fresh, &rec.path, &rec.sha256)
         .await
         .unwrap();
     match &how {
@@ -332,5 +332,119 @@ async fn restore_falls_back_to_stdin_when_the_container_has_no_room_for_the_dump
     assert_eq!(
         psql(&c, &pg, "again", "SELECT count(*), sum(v) FROM t").await,
         "3000|4501500"
+    );
+
+    // The same on stdin with the file replaced by another valid dump: refused, not restored
+    // as if it were the verified one.
+    replace_with_other_dump(&c, &pg, &target, &rec).await;
+    psql(&c, &pg, "appdb", "CREATE DATABASE replaced").await;
+    let e = cutover::adapters::restore::restore(
+        &c,
+        &PgTarget {
+            database: "replaced".into(),
+            ..target.clone()
+        },
+        &rec.path,
+        &rec.sha256,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, BackupError::Changed { .. }), "{e}");
+}
+
+/// Overwrites `rec.path` with a valid dump of the same table holding other rows (one more):
+/// what a file swapped since its verification looks like to pg_restore, which restores it
+/// without complaint.
+async fn replace_with_other_dump(
+    c: &DockerClient,
+    pg: &str,
+    target: &PgTarget,
+    rec: &backup::BackupRecord,
+) {
+    psql(c, pg, &target.database, "INSERT INTO t VALUES (999999)").await;
+    let other = tempfile::tempdir().unwrap();
+    let again = backup::dump(
+        c,
+        target,
+        &other.path().join("run"),
+        "t.dump",
+        &["t"],
+        |_| {},
+    )
+    .await
+    .unwrap();
+    std::fs::copy(&again.path, &rec.path).unwrap();
+    psql(c, pg, &target.database, "DELETE FROM t WHERE v = 999999").await;
+}
+
+/// A dump replaced after its verification (another valid dump, same table, other rows) is
+/// refused on the bytes streamed into the container, before pg_restore reads them: the target
+/// stays empty. The guard: the same file restored by the plain copy's byte count alone (what
+/// the restore checked before) would have loaded the other rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dump_replaced_since_its_verification_is_refused_before_anything_is_restored() {
+    let Some(c) = sup::client().await else { return };
+    let mut g = sup::Cleanup::default();
+    let Some(pg) = postgres(&c, &mut g).await else {
+        return;
+    };
+    psql(
+        &c,
+        &pg,
+        "appdb",
+        "CREATE TABLE t (v int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 3000);",
+    )
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let target = PgTarget {
+        container: pg.clone(),
+        user: "app".into(),
+        database: "appdb".into(),
+        password: Some("pw-secret".into()),
+    };
+    let rec = backup::dump(
+        &c,
+        &target,
+        &tmp.path().join("run"),
+        "t.dump",
+        &["t"],
+        |_| {},
+    )
+    .await
+    .unwrap();
+    replace_with_other_dump(&c, &pg, &target, &rec).await;
+
+    psql(&c, &pg, "appdb", "CREATE DATABASE refused").await;
+    let refused = PgTarget {
+        database: "refused".into(),
+        ..target.clone()
+    };
+    let e = cutover::adapters::restore::restore(&c, &refused, &rec.path, &rec.sha256)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BackupError::Changed { .. }), "{e}");
+    assert!(e.to_string().contains(&rec.sha256), "{e}");
+    assert_eq!(
+        psql(
+            &c,
+            &pg,
+            "refused",
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        )
+        .await,
+        "0",
+        "nothing may be restored from a changed file"
+    );
+
+    // Guard: the replaced file is a valid dump, and restored under its own sha256 it loads the
+    // other rows; only the journaled sha256 tells them apart.
+    let own = backup::sha256_file(&rec.path).unwrap();
+    assert_ne!(own, rec.sha256);
+    cutover::adapters::restore::restore(&c, &refused, &rec.path, &own)
+        .await
+        .unwrap();
+    assert_eq!(
+        psql(&c, &pg, "refused", "SELECT count(*) FROM t").await,
+        "3001"
     );
 }

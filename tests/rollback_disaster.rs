@@ -456,3 +456,88 @@ async fn a_failed_restore_leaves_the_original_database_in_place() {
     let project = stack.down();
     assert!(support::leftovers(&project).is_empty());
 }
+
+/// The restored database is compared with the stop row by row BEFORE it takes the original's
+/// place. Here the journal's fingerprint of the stop is made to disagree with the backup on
+/// one table's contents, not its row count: what a dump that restores cleanly but holds other
+/// data looks like. A check of row counts alone (what ran before the swap until now) passes it
+/// and swaps it in; this one refuses: exit 3 naming the table, the restored database dropped,
+/// the original in place under its name, the writers stopped. With the journal put back, the
+/// same command finishes (exit 0), its check after the swap reading row counts alongside the
+/// writers' start, as the report says.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restore_whose_contents_differ_from_the_stop_is_never_swapped_in() {
+    let Some(_engine) = support::require_docker() else {
+        return;
+    };
+    let stack = Stack::up_seeded(10);
+    let dir = stack.dir();
+    let start = fingerprint(&stack.connect().await, "public").await.unwrap();
+    let o = Run::upgrade(dir).output();
+    assert_eq!(o.status.code(), Some(0), "run\n{}", text(&o));
+    let run = latest_run(dir);
+
+    let journal = run.join("journal.jsonl");
+    let good = std::fs::read_to_string(&journal).unwrap();
+    let mut tampered = 0;
+    let lines: Vec<String> = good
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if v["type"] == "step_output" && v["step"] == "verify-fingerprints" {
+                let sum = &mut v["output"]["before"]["tables"]["tags"]["checksum"];
+                assert!(sum.is_string(), "{v}");
+                *sum = serde_json::Value::String("12345".into());
+                tampered += 1;
+            }
+            v.to_string()
+        })
+        .collect();
+    assert!(tampered > 0, "the journal holds the stop's fingerprint");
+    std::fs::write(&journal, lines.join("\n") + "\n").unwrap();
+
+    let o = Run::new(dir, &["rollback", "--disaster", "--yes"])
+        .env(DUMP.0, DUMP.1)
+        .output();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "the rollback stops\n{out}");
+    assert!(
+        out.contains("tags: same row count, different contents") && out.contains("untouched"),
+        "{out}"
+    );
+    assert_eq!(
+        databases(&stack).await,
+        vec!["privexbot".to_string()],
+        "the original keeps its name; the restored database was dropped, nothing set aside"
+    );
+    assert!(
+        has_vector(&stack).await,
+        "the original as the upgrade left it"
+    );
+    let p = stack.project().to_string();
+    let now = services(&p);
+    for writer in ["backend", "celery-worker"] {
+        assert!(
+            now.iter()
+                .any(|c| c.starts_with(&format!("{p}-{writer} ")) && !c.ends_with(" running")),
+            "{writer} must stay stopped: {now:?}"
+        );
+    }
+
+    std::fs::write(&journal, &good).unwrap();
+    let o = Run::new(dir, &["rollback", "--disaster", "--yes"])
+        .env(DUMP.0, DUMP.1)
+        .output();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "rolled back\n{out}");
+    assert!(
+        out.contains("contents compared with the stop on the restored data before it took"),
+        "{out}"
+    );
+    assert!(!has_vector(&stack).await);
+    assert_tables_kept(&stack, &start, "disaster rollback after a refused restore").await;
+    let rb = report(&latest_run(dir))["upgrade"]["rollback"].clone();
+    assert_eq!(rb["check"]["contents_compared_before_swap"], true, "{rb}");
+    let project = stack.down();
+    assert!(support::leftovers(&project).is_empty());
+}

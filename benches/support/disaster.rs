@@ -1,4 +1,5 @@
-//! The disaster rollback through the real command (issue 14), after a completed upgrade:
+//! The disaster rollback through the real command (issue 14), after a completed upgrade (a
+//! physical one, or one with `backup_kind = "logical"` whose window took the dump itself):
 //! `cutover rollback --disaster --yes --run <dir>`, spawn to exit. It stops the writers, undoes
 //! every step newest first and, for postgres, puts the old image back and restores the run's
 //! verified dump (the portable one made from the physical backup after the window) into a new
@@ -34,25 +35,33 @@ pub struct Figures {
     pub jobs: u32,
 }
 
-/// What `rollback --disaster` restores (`disaster_restore`).
+/// What `rollback --disaster` restores (`disaster_restore`), and from which upgrade.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Restore {
+    /// The portable dump made from the physical backup after the window.
     Dump,
+    /// The physical backup's files.
     Volume,
+    /// The dump the window itself took: an upgrade run with `backup_kind = "logical"`.
+    Logical,
 }
 
 /// One upgrade, then its disaster rollback, then the baseline: for the dump, a bare
 /// `pg_restore --jobs N` of the same dump; for the volume, a bare `cp -a` of the same backup's
 /// files into a fresh volume (one `docker run`).
 pub async fn round(d: &DockerClient, stack_dir: &Path, pg: &str, how: Restore) -> Result<Figures> {
-    let f = run::run(stack_dir)
+    let upgrade_env: &[(&str, &str)] = match how {
+        Restore::Logical => &[("CUTOVER_BACKUP_KIND", "logical")],
+        Restore::Dump | Restore::Volume => &[],
+    };
+    let f = run::run_with(stack_dir, upgrade_env)
         .await
         .context("the upgrade to roll back")?;
     let dump = f.dump_path.clone();
     anyhow::ensure!(dump.is_file(), "the run made no dump: {}", dump.display());
     let run_arg = f.run_dir.display().to_string();
     let kind = match how {
-        Restore::Dump => "dump",
+        Restore::Dump | Restore::Logical => "dump",
         Restore::Volume => "volume",
     };
     let t = Instant::now();
@@ -83,12 +92,14 @@ pub async fn round(d: &DockerClient, stack_dir: &Path, pg: &str, how: Restore) -
     }
     let backup_volume = output(&entries, "backup")?["physical"]["volume"]
         .as_str()
-        .map(String::from)
-        .context("no physical backup")?;
+        .map(String::from);
+    if (how == Restore::Logical) != backup_volume.is_none() {
+        bail!("the upgrade's backup is not of the kind this round restores");
+    }
     let jobs = cutover::adapters::restore::jobs_for(d.host_cpus().await.unwrap_or(1));
-    let bare_ms = match how {
-        Restore::Dump => bare_restore(pg, &dump, jobs).await?,
-        Restore::Volume => bare_copy(&backup_volume, &recreate["plan"]["old_image"]).await?,
+    let bare_ms = match (how, &backup_volume) {
+        (Restore::Volume, Some(v)) => bare_copy(v, &recreate["plan"]["old_image"]).await?,
+        _ => bare_restore(pg, &dump, jobs).await?,
     };
 
     // Untimed: what the disaster path keeps on purpose.
@@ -117,7 +128,9 @@ pub async fn round(d: &DockerClient, stack_dir: &Path, pg: &str, how: Restore) -
             .await?;
         }
     }
-    docker(&["volume", "rm", "-f", &backup_volume]).await?;
+    if let Some(v) = &backup_volume {
+        docker(&["volume", "rm", "-f", v]).await?;
+    }
     let _ = std::fs::remove_file(&dump);
     Ok(Figures {
         command_ms,

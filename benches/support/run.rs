@@ -84,8 +84,13 @@ pub struct RunFigures {
 
 /// `cutover run --yes` in the stack directory; fails unless it exits 0.
 pub async fn run(dir: &Path) -> Result<RunFigures> {
+    run_with(dir, &[]).await
+}
+
+/// [`run`] with more configuration, as `CUTOVER_*` variables.
+pub async fn run_with(dir: &Path, env: &[(&str, &str)]) -> Result<RunFigures> {
     let t = Instant::now();
-    let out = cutover(
+    let out = cutover_with(
         dir,
         &[
             "run",
@@ -97,6 +102,7 @@ pub async fn run(dir: &Path) -> Result<RunFigures> {
             "--sign-off",
             "window-agreed=Bench",
         ],
+        env,
     )
     .await?;
     let wall_ms = t.elapsed().as_secs_f64() * 1000.0;

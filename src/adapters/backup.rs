@@ -70,6 +70,16 @@ pub enum BackupError {
          Restore only into a freshly created, empty database"
     )]
     TargetNotEmpty { database: String, tables: u64 },
+    #[error(
+        "the backup {path} changed since it was verified (sha256 {sha256}, journaled \
+         {expected}); refusing to restore it. Find the original file, or roll back without \
+         --disaster"
+    )]
+    Changed {
+        path: PathBuf,
+        sha256: String,
+        expected: String,
+    },
     #[error("pg_restore into database {database} failed (exit code {code}): {stderr}")]
     RestoreFailed {
         database: String,

@@ -11,6 +11,7 @@ pub mod collation;
 pub mod compose;
 pub mod docker;
 pub mod fingerprint;
+pub mod hashing_reader;
 pub mod http;
 pub mod migrations;
 pub mod pg_image;

@@ -10,6 +10,11 @@
 //!   than CPUs keeps the CPUs busy.
 //! - One process reading stdin instead, said in the returned [`RestoreHow`], when the
 //!   container's `/tmp` lacks room for the file.
+//! - The dump's sha256 is checked on the bytes streamed into the container, against the one
+//!   journaled when it was verified, before pg_restore reads them: a file changed since is
+//!   refused ([`BackupError::Changed`]) and nothing is restored. (On stdin, where pg_restore
+//!   reads as it arrives, the database restored from a changed file is refused after the
+//!   fact; the caller drops it.)
 //! - `--exit-on-error`: the first failed statement stops the restore with pg_restore's message,
 //!   rather than leaving a half-restored database that looks finished.
 //! - Measured on the 964 MB test bed database (2 CPUs), the file already inside: `--jobs 4`
@@ -22,6 +27,7 @@ use std::path::Path;
 
 use super::backup::{BackupError, PgTarget, Result, io};
 use super::docker::{DockerClient, ExecSpec};
+use super::hashing_reader::{HashingReader, Seen};
 
 /// More jobs than this gain little (the largest table and its indexes set the floor), and
 /// each is a connection.
@@ -50,8 +56,14 @@ impl std::fmt::Display for RestoreHow {
     }
 }
 
-/// Restores `path` into `target.database`, which must exist and hold no user table.
-pub async fn restore(docker: &DockerClient, target: &PgTarget, path: &Path) -> Result<RestoreHow> {
+/// Restores `path` into `target.database`, which must exist and hold no user table, provided
+/// the bytes restored have the sha256 `expected` (hex).
+pub async fn restore(
+    docker: &DockerClient,
+    target: &PgTarget,
+    path: &Path,
+    expected: &str,
+) -> Result<RestoreHow> {
     refuse_non_empty(docker, target).await?;
     let bytes = std::fs::metadata(path)
         .map_err(|e| io(format!("stat {}", path.display()), e))?
@@ -73,13 +85,14 @@ pub async fn restore(docker: &DockerClient, target: &PgTarget, path: &Path) -> R
     match &how {
         RestoreHow::Parallel { jobs } => {
             let inside = format!("/tmp/cutover-restore-{}.dump", std::process::id());
-            let result = restore_parallel(docker, target, path, bytes, &inside, *jobs).await;
+            let result =
+                restore_parallel(docker, target, path, bytes, expected, &inside, *jobs).await;
             // Removed whatever happened: it is a full copy of the database.
             let rm = target.spec(["rm", "-f", inside.as_str()]);
             let _ = docker.exec_output(&target.container, &rm).await;
             result?;
         }
-        RestoreHow::Stdin { .. } => restore_stdin(docker, target, path).await?,
+        RestoreHow::Stdin { .. } => restore_stdin(docker, target, path, bytes, expected).await?,
     }
     Ok(how)
 }
@@ -151,17 +164,41 @@ fn pg_restore_args<'a>(target: &'a PgTarget, extra: &[&'a str]) -> Vec<&'a str> 
     args
 }
 
+/// `path`, opened for reading through a hasher.
+async fn open_hashing(path: &Path) -> Result<(HashingReader<tokio::fs::File>, Seen)> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| io(format!("open {}", path.display()), e))?;
+    Ok(HashingReader::new(file))
+}
+
+/// The whole file passed through `seen`, and its sha256 is `expected`.
+fn same_bytes(path: &Path, bytes: u64, expected: &str, seen: &Seen) -> Result<()> {
+    let (n, sha256) = seen.result();
+    if n == bytes && sha256 == expected {
+        return Ok(());
+    }
+    Err(BackupError::Changed {
+        path: path.to_path_buf(),
+        sha256: if n == bytes {
+            sha256
+        } else {
+            format!("unknown: {n} of {bytes} bytes read")
+        },
+        expected: expected.to_string(),
+    })
+}
+
 async fn restore_parallel(
     docker: &DockerClient,
     target: &PgTarget,
     path: &Path,
     bytes: u64,
+    expected: &str,
     inside: &str,
     jobs: u32,
 ) -> Result<()> {
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| io(format!("open {}", path.display()), e))?;
+    let (file, seen) = open_hashing(path).await?;
     // The file name is an argument of the shell, never part of its script.
     let copy = ExecSpec::new([
         "sh",
@@ -185,21 +222,39 @@ async fn restore_parallel(
             ),
         });
     }
+    same_bytes(path, bytes, expected, &seen)?;
     let jobs = jobs.to_string();
     let spec = target.spec(pg_restore_args(target, &["--jobs", &jobs, inside]));
     let out = docker.exec_output(&target.container, &spec).await?;
     failed_if_nonzero(target, out.exit_code, out.stderr_str().trim())
 }
 
-async fn restore_stdin(docker: &DockerClient, target: &PgTarget, path: &Path) -> Result<()> {
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| io(format!("open {}", path.display()), e))?;
+async fn restore_stdin(
+    docker: &DockerClient,
+    target: &PgTarget,
+    path: &Path,
+    bytes: u64,
+    expected: &str,
+) -> Result<()> {
+    let (file, seen) = open_hashing(path).await?;
     let spec = target.spec(pg_restore_args(target, &[]));
     let out = docker
         .exec_output_with_stdin(&target.container, &spec, Some(Box::new(file)))
         .await?;
-    failed_if_nonzero(target, out.exit_code, out.stderr_str().trim())
+    failed_if_nonzero(target, out.exit_code, out.stderr_str().trim())?;
+    if seen.result().0 < bytes {
+        // pg_restore may stop reading at the archive's end marker: hash the file as it is now.
+        let sha256 = super::backup::sha256_file(path)?;
+        if sha256 != expected {
+            return Err(BackupError::Changed {
+                path: path.to_path_buf(),
+                sha256,
+                expected: expected.to_string(),
+            });
+        }
+        return Ok(());
+    }
+    same_bytes(path, bytes, expected, &seen)
 }
 
 fn failed_if_nonzero(target: &PgTarget, code: i64, stderr: &str) -> Result<()> {

@@ -21,8 +21,10 @@
 //! deleted. More rows are kept and listed, table by table.
 //!
 //! When: the comparison must read the database as it was BEFORE the writers start again, or
-//! equality could not be exact. The disaster path, and a fast path whose resume could not be
-//! shown, hold the writers back until it passes ([`Timing::HoldWriters`]). Otherwise the
+//! equality could not be exact. A fast path whose resume could not be shown, and a disaster
+//! path whose restored data was not compared row by row with the stop before it took the
+//! database's place (`disaster::matches_stop`), hold the writers back until every row is
+//! compared ([`Timing::HoldWriters`]). Otherwise the
 //! snapshot is taken first and the tables are read while the writers start and the backend
 //! comes up ([`Timing::Alongside`]): as exact, and the service is back a table scan sooner. If
 //! that comparison fails, the writers are stopped again.
@@ -56,6 +58,10 @@ pub struct RollbackCheck {
     /// Checksums were compared too, not only row counts.
     #[serde(default = "compared_contents_before_this_was_recorded")]
     pub contents_compared: bool,
+    /// Disaster path: the restored data's contents were compared with the stop before they
+    /// took the database's place (`disaster::matches_stop`), so this check counted rows.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub contents_compared_before_swap: bool,
 }
 
 fn compared_contents_before_this_was_recorded() -> bool {
@@ -83,6 +89,8 @@ pub struct Expectation {
     pub timing: Timing,
     /// Compare checksums, not only row counts.
     pub contents: bool,
+    /// Disaster path: the restore's contents were already compared with the stop.
+    contents_before_swap: bool,
 }
 
 /// The expectation for this rollback, or the check as skipped (nothing to compare with).
@@ -110,7 +118,19 @@ pub fn expectation(
     let recreate = cx.output_of::<RecreateOutput>("recreate-postgres");
     let resumed = recreate.as_ref().and_then(|r| r.resumed.clone());
     let recreated = recreate.is_some();
-    let timing = if !disaster && (!recreated || resumed.is_some()) {
+    // The disaster path's restore, once its contents equal the stop's, is as proven as a fast
+    // path's resume: nothing wrote to it since (the writers are stopped), so row counts read
+    // alongside their start show it is still that database.
+    let contents_before_swap = disaster
+        && recreate.as_ref().is_some_and(|r| {
+            r.disaster
+                .as_ref()
+                .is_some_and(|s| s.swapped && s.contents_verified)
+                || r.volume_swap
+                    .as_ref()
+                    .is_some_and(|v| v.verified && v.contents_verified)
+        });
+    let timing = if (!disaster && (!recreated || resumed.is_some())) || contents_before_swap {
         Timing::Alongside
     } else {
         Timing::HoldWriters
@@ -123,6 +143,7 @@ pub fn expectation(
         resumed,
         timing,
         contents: contents_wanted || timing == Timing::HoldWriters,
+        contents_before_swap,
     })
 }
 
@@ -187,6 +208,7 @@ pub fn compare(exp: &Expectation, now: &Fingerprint) -> Result<RollbackCheck, St
         .collect();
     check.compared = exp.before.tables.len();
     check.contents_compared = exp.contents;
+    check.contents_compared_before_swap = exp.contents_before_swap && !exp.contents;
     check.data_checked_at = Some(Utc::now());
     if !problems.is_empty() {
         return Err(StepError {
@@ -214,10 +236,19 @@ pub fn what_was_compared(check: &RollbackCheck) -> &'static str {
 
 /// Why the contents were not re-read, when they were not.
 pub fn why_not_contents(check: &RollbackCheck) -> Option<&'static str> {
-    (!check.contents_compared).then_some(
-        "contents not re-read: the old server runs on the very files the new one left, as its \
-         resume point shows (rollback_check = \"contents\" re-reads every row)",
-    )
+    if check.contents_compared {
+        None
+    } else if check.contents_compared_before_swap {
+        Some(
+            "contents compared with the stop on the restored data before it took the \
+             database's place; counted again here, before the writers' first write",
+        )
+    } else {
+        Some(
+            "contents not re-read: the old server runs on the very files the new one left, as \
+             its resume point shows (rollback_check = \"contents\" re-reads every row)",
+        )
+    }
 }
 
 /// The lines a passed check logs.
@@ -266,6 +297,7 @@ mod tests {
             resumed: Some("proof".into()),
             timing: Timing::Alongside,
             contents: false,
+            contents_before_swap: false,
         }
     }
 

@@ -82,21 +82,28 @@ pub fn from_state(s: &RunState) -> Option<CollationRepair> {
 /// Runs the repair on the old server (reached through `env`, as the undo just did) and saves
 /// it into the calling step's output. Err: an index amcheck still finds broken.
 pub async fn repair(env: &UpgradeEnv, cx: &StepContext) -> Result<(), StepError> {
-    repair_with(env, cx, false).await
+    repair_with(env, cx, false, None).await
 }
 
 /// The disaster path's repair, once the backup was restored and swapped in: the main
 /// database was just built by the old server (amcheck only, a rebuild only for what fails);
-/// the cluster's other databases, the original kept aside among them, are repaired as on the
-/// fast path.
-pub async fn repair_after_restore(env: &UpgradeEnv, cx: &StepContext) -> Result<(), StepError> {
-    repair_with(env, cx, true).await
+/// the cluster's other databases are repaired as on the fast path, except `aside`, the
+/// original the swap kept: nothing serves it, and rebuilding its indexes would hold the
+/// writers back for a database only read to salvage rows (`pg_dump` reads no index). The
+/// swap's message says to REINDEX it before querying it.
+pub async fn repair_after_restore(
+    env: &UpgradeEnv,
+    cx: &StepContext,
+    aside: Option<&str>,
+) -> Result<(), StepError> {
+    repair_with(env, cx, true, aside).await
 }
 
 async fn repair_with(
     env: &UpgradeEnv,
     cx: &StepContext,
     main_restored: bool,
+    skip: Option<&str>,
 ) -> Result<(), StepError> {
     let mut rec = CollationRepair::default();
     let forward = cx.output_of::<CollationOutput>("collation");
@@ -122,6 +129,9 @@ async fn repair_with(
         .await
         .context("listing databases on the old server")?
     {
+        if skip == Some(db.as_str()) {
+            continue;
+        }
         let mut t = target.clone();
         t.credentials.database = db.clone();
         let other = postgres::connect(&t)

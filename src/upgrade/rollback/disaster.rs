@@ -5,23 +5,24 @@
 //! themselves.
 //!
 //! Order, and why:
-//! 1. re-verify the journaled backup (sha256 of the file, and that it is complete) before
-//!    anything changes;
+//! 1. the journaled backup was re-verified by the command before anything changed (sha256 of
+//!    the file); the restore checks that sha256 again on the bytes it copies into the
+//!    container, before pg_restore reads them;
 //! 2. put postgres back on the OLD image: the kept old container if it still exists, else (after
 //!    `finalize`) a reverse recreate from the current container onto the old image;
 //! 3. restore the dump into a NEW database, `<db>_cutover_restore`, created with the old one's
 //!    owner, encoding and locale (`pg_restore --exit-on-error`; the adapter refuses a non-empty
-//!    target, DESIGN.md defect 4), and check its row counts against the fingerprint taken with
-//!    the backup. A failed restore or check drops only that new database: the original stays,
+//!    target, DESIGN.md defect 4), and check its row counts and contents against the
+//!    fingerprint of the stop. A failed restore or check drops only that new database: the original stays,
 //!    under its name, untouched;
 //! 4. swap names: the original is renamed aside, `<db>_cutover_aside_<run>`, and the restored
 //!    one takes its name. The aside database is never dropped by cutover: it holds whatever the
 //!    window wrote, and the log and the report say how to remove it.
 //!
 //! The names are journaled before anything is created, so an undo repeated after a crash
-//! finds where it stopped (mid-swap included). The full fingerprint comparison against the
-//! pre-upgrade one happens in `stop-writers`' undo, before the writers start again, as for the
-//! fast path.
+//! finds where it stopped (mid-swap included). `stop-writers`' undo compares the tables with
+//! the stop once more after the swap: row counts alongside the writers' start when the contents
+//! were compared here, every row with the writers held back otherwise.
 
 use std::time::Duration;
 
@@ -50,6 +51,10 @@ pub struct Swap {
     /// The restore was checked against the backup's row counts.
     #[serde(default)]
     pub verified: bool,
+    /// ... and against its contents (every row's hash), so the check after the swap need not
+    /// read them again with the writers held back (`check::expectation`).
+    #[serde(default)]
+    pub contents_verified: bool,
     #[serde(default)]
     pub swapped: bool,
     /// The postgres container and the role, for the command that removes the aside database.
@@ -83,6 +88,7 @@ impl Swap {
             restored_as: name("_cutover_restore"),
             aside: name(&format!("_cutover_aside_{run}")),
             verified: false,
+            contents_verified: false,
             swapped: false,
             container: String::new(),
             user: String::new(),
@@ -99,9 +105,10 @@ impl Swap {
             }
         };
         format!(
-            "the database the upgrade left is kept as {aside} (nothing cutover does drops it); \
-             once you no longer need it: `docker exec {container} psql -U {user} -d postgres -c \
-             'DROP DATABASE {quoted}'`",
+            "the database the upgrade left is kept as {aside} (nothing cutover does drops it; \
+             its text indexes are in the upgraded server's order: read it with pg_dump, or \
+             REINDEX DATABASE it before querying it); once you no longer need it: `docker exec \
+             {container} psql -U {user} -d postgres -c 'DROP DATABASE {quoted}'`",
             aside = self.aside,
             container = or(&self.container, "<postgres container>"),
             user = or(&self.user, "<user>"),
@@ -174,7 +181,7 @@ pub async fn restore_backup(
         } else {
             let btarget = env.backup_target().await?;
             let before = fingerprint_before_in(cx).unwrap_or_default();
-            restore_aside(
+            swap.contents_verified = restore_aside(
                 cx, docker, &admin, &target, btarget, &record, &before, &swap,
             )
             .await?;
@@ -261,8 +268,11 @@ pub async fn old_image_back(
     Ok(())
 }
 
-/// Restores the backup into `swap.restored_as` (created fresh) and checks its row counts
-/// against `before`; on any failure drops that database again, leaving the original as it was.
+/// Restores the backup into `swap.restored_as` (created fresh) and checks it against `before`
+/// (row counts, and contents when `before` has them: true when it did); on any failure drops
+/// that database again, leaving the original as it was. The contents are read here, before the
+/// swap, rather than after it with the writers held back: a difference then costs only the new
+/// database, and the check after the swap reads row counts alongside the writers' start.
 #[allow(clippy::too_many_arguments)]
 async fn restore_aside(
     cx: &StepContext,
@@ -273,7 +283,7 @@ async fn restore_aside(
     record: &BackupRecord,
     before: &Fingerprint,
     swap: &Swap,
-) -> Result<(), StepError> {
+) -> Result<bool, StepError> {
     // A leftover of an earlier attempt is a partial restore of ours: start again.
     drop_database(admin, &swap.restored_as).await?;
     create_like(
@@ -287,7 +297,7 @@ async fn restore_aside(
     let t = std::time::Instant::now();
     btarget.database = swap.restored_as.clone();
     let restored = async {
-        let how = restore::restore(docker, &btarget, &record.path)
+        let how = restore::restore(docker, &btarget, &record.path, &record.sha256)
             .await
             .context("restoring the backup (pg_restore --exit-on-error)")?;
         cx.log(format!(
@@ -298,37 +308,79 @@ async fn restore_aside(
         let mut rt = target.clone();
         rt.credentials.database = swap.restored_as.clone();
         let client = postgres::connect(&rt).await?;
-        let counts = Snapshot::open(&client, SCHEMA, before.method)
-            .await?
-            .row_counts()
-            .await?;
-        let problems = count_differences(before, &counts);
-        if !problems.is_empty() {
+        let t = std::time::Instant::now();
+        let m = matches_stop(&client, before).await?;
+        if !m.problems.is_empty() {
             bail!(
                 "the restored database does not hold the backup's rows: {}",
-                problems.join("; ")
+                m.problems.join("; ")
             );
         }
         cx.log(format!(
-            "{}: {} tables, the row counts the backup was taken with",
+            "{}: {} tables, the {} the backup was taken with (read in {:.1}s)",
             swap.restored_as,
-            counts.tables.len()
+            m.tables,
+            if m.contents {
+                "row counts and contents"
+            } else {
+                "row counts"
+            },
+            t.elapsed().as_secs_f64()
         ));
-        anyhow::Ok(())
+        anyhow::Ok(m.contents)
     }
     .await;
-    if let Err(e) = restored {
-        let cleanup = match drop_database(admin, &swap.restored_as).await {
-            Ok(()) => format!("{} was dropped again", swap.restored_as),
-            Err(d) => format!("{} could not be dropped ({})", swap.restored_as, d.message),
-        };
-        return Err(StepError::from_anyhow(&e.context(format!(
-            "the disaster restore failed; database {} is untouched and still in place under \
-             its name, {cleanup}",
-            swap.database
-        ))));
+    let e = match restored {
+        Ok(contents) => return Ok(contents),
+        Err(e) => e,
+    };
+    let cleanup = match drop_database(admin, &swap.restored_as).await {
+        Ok(()) => format!("{} was dropped again", swap.restored_as),
+        Err(d) => format!("{} could not be dropped ({})", swap.restored_as, d.message),
+    };
+    Err(StepError::from_anyhow(&e.context(format!(
+        "the disaster restore failed; database {} is untouched and still in place under its \
+         name, {cleanup}",
+        swap.database
+    ))))
+}
+
+/// A restored database read against the stop's fingerprint.
+pub struct StopMatch {
+    /// Every row's hash was compared, not only the counts (`before` had checksums).
+    pub contents: bool,
+    pub tables: usize,
+    /// Empty when it matches.
+    pub problems: Vec<String>,
+}
+
+/// Reads `client`'s tables against `before`: row counts, and contents when `before` has them.
+pub async fn matches_stop(
+    client: &tokio_postgres::Client,
+    before: &Fingerprint,
+) -> anyhow::Result<StopMatch> {
+    let contents =
+        !before.tables.is_empty() && before.tables.values().all(|t| !t.checksum.is_empty());
+    let snapshot = Snapshot::open(client, SCHEMA, before.method).await?;
+    let now = if contents {
+        snapshot.fingerprint().await?
+    } else {
+        snapshot.row_counts().await?
+    };
+    let mut problems = count_differences(before, &now);
+    if contents {
+        problems.extend(before.tables.iter().filter_map(|(name, b)| {
+            now.tables
+                .get(name)
+                .filter(|n| n.rows == b.rows && n.checksum != b.checksum)
+                .map(|_| format!("{name}: same row count, different contents"))
+        }));
     }
-    Ok(())
+    Ok(StopMatch {
+        contents,
+        tables: now.tables.len(),
+        problems,
+    })
 }
 
 /// Tables whose row count differs from `before`, or that are missing or extra.
@@ -493,16 +545,18 @@ pub fn physical_present(p: &PhysicalBackup) -> Result<(), String> {
     }
 }
 
-/// The dump to restore: the journaled one, re-verified, or one made now from the physical
+/// The dump to restore: the journaled one (its sha256 checked by the restore), or one made now from the physical
 /// backup (into the run directory, beside where the window's dump would be).
 async fn dump_to_restore(env: &UpgradeEnv, cx: &StepContext) -> Result<BackupRecord, StepError> {
     let backup = cx.output_of::<BackupOutput>("backup");
     let portable = cx.output_of::<PortableDumpOutput>("portable-dump");
     match journaled_source(backup.clone(), portable).map_err(StepError::new)? {
         Source::Dump(record) => {
-            verify_backup(&record).map_err(StepError::new)?;
+            // `cutover rollback --disaster` checked the file before anything was undone; the
+            // restore checks the bytes it streams into the container against the same sha256.
             cx.log(format!(
-                "backup {} re-verified (sha256 {})",
+                "restoring backup {} (sha256 {}, checked again on the bytes copied into the \
+                 container)",
                 record.path.display(),
                 record.sha256
             ));
@@ -537,7 +591,7 @@ async fn dump_to_restore(env: &UpgradeEnv, cx: &StepContext) -> Result<BackupRec
 /// The backup file still is the one that was verified: its sha256 equals the journaled one.
 /// Checked by `cutover rollback --disaster` before anything is undone (a mismatch found in
 /// `recreate-postgres`' undo would come after the writers were stopped, qdrant removed and the
-/// compose file restored: a half-rolled-back stack), and again just before the restore.
+/// compose file restored: a half-rolled-back stack); the restore checks the bytes it copies.
 pub fn verify_backup(record: &BackupRecord) -> Result<(), String> {
     let sha = backup::sha256_file(&record.path)
         .map_err(|e| format!("re-reading the backup {}: {e:#}", record.path.display()))?;

@@ -35,12 +35,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::adapters::docker::ExecSpec;
 use crate::adapters::docker::probe::ProbeOptions;
-use crate::adapters::fingerprint::Snapshot;
 use crate::adapters::postgres;
 use crate::engine::{StepContext, StepError};
 use crate::upgrade::env::UpgradeEnv;
 use crate::upgrade::outputs::{
-    BackupOutput, ClusterFacts, RecreateOutput, SCHEMA, fingerprint_before_in, run_key,
+    BackupOutput, ClusterFacts, RecreateOutput, fingerprint_before_in, run_key,
 };
 
 /// Where the backup volume is mounted in the throwaway container (it holds `data/`).
@@ -68,6 +67,9 @@ pub struct VolumeSwap {
     pub copied: bool,
     #[serde(default)]
     pub verified: bool,
+    /// The check read every row's hash too (`disaster::matches_stop`).
+    #[serde(default)]
+    pub contents_verified: bool,
 }
 
 impl VolumeSwap {
@@ -140,6 +142,7 @@ pub async fn plan(
         image: out.plan.old_image.clone(),
         copied: false,
         verified: false,
+        contents_verified: false,
     }))
 }
 
@@ -254,15 +257,16 @@ pub async fn run(
     let client = postgres::connect_until(&target, env.ready_timeout, Duration::from_millis(250))
         .await
         .context("waiting for postgres on the restored files")?;
-    check(cx, &client).await?;
+    swap.contents_verified = check(cx, &client).await?;
     swap.verified = true;
     out.volume_swap = Some(swap);
     cx.save_output(&out)?;
     Ok(())
 }
 
-/// The restored server runs the stop's cluster with exactly the stop's row counts.
-async fn check(cx: &StepContext, client: &tokio_postgres::Client) -> Result<(), StepError> {
+/// The restored server runs the stop's cluster with exactly the stop's row counts and, when the
+/// stop's fingerprint has them, contents (true when it did).
+async fn check(cx: &StepContext, client: &tokio_postgres::Client) -> Result<bool, StepError> {
     let stop = cx
         .output_of::<BackupOutput>("backup")
         .and_then(|b| b.stop_wal);
@@ -293,23 +297,25 @@ async fn check(cx: &StepContext, client: &tokio_postgres::Client) -> Result<(), 
     }
     let Some(before) = fingerprint_before_in(cx) else {
         cx.log("no fingerprint of the stop to count against (the run stopped before it)");
-        return Ok(());
+        return Ok(false);
     };
-    let counts = Snapshot::open(client, SCHEMA, before.method)
-        .await?
-        .row_counts()
+    let m = super::disaster::matches_stop(client, &before)
         .await
-        .context("counting the restored rows")?;
-    let problems = super::disaster::count_differences(&before, &counts);
-    if !problems.is_empty() {
+        .context("reading the restored rows")?;
+    if !m.problems.is_empty() {
         return Err(StepError::new(format!(
             "the restored files do not hold the stop's rows: {}",
-            problems.join("; ")
+            m.problems.join("; ")
         )));
     }
     cx.log(format!(
-        "the restored cluster is the stop's: {} tables, the row counts at the stop",
-        counts.tables.len()
+        "the restored cluster is the stop's: {} tables, the {} at the stop",
+        m.tables,
+        if m.contents {
+            "row counts and contents"
+        } else {
+            "row counts"
+        }
     ));
-    Ok(())
+    Ok(m.contents)
 }

@@ -217,11 +217,13 @@ impl Step for RecreatePostgres {
             rollback::disaster::run(&self.env, cx, out.as_ref()).await?;
             // The other databases of the cluster were not restored: their indexes may be in
             // the new server's order. Not after a volume swap: every file is the old server's.
-            let swapped = cx
-                .output::<RecreateOutput>()
-                .is_some_and(|o| o.volume_swap.is_some_and(|s| s.verified));
+            let now = cx.output::<RecreateOutput>();
+            let swapped = now
+                .as_ref()
+                .is_some_and(|o| o.volume_swap.as_ref().is_some_and(|s| s.verified));
+            let aside = now.and_then(|o| o.disaster).map(|s| s.aside);
             if out.is_some() && !swapped {
-                rollback::collation::repair_after_restore(&self.env, cx).await?;
+                rollback::collation::repair_after_restore(&self.env, cx, aside.as_deref()).await?;
             }
             return Ok(());
         }
