@@ -77,6 +77,19 @@ async fn databases(stack: &Stack) -> Vec<String> {
         .collect()
 }
 
+/// `table`'s rows at the stop, from the run's journal (the fingerprint `verify-fingerprints`
+/// read from the snapshot opened at the new server's first login).
+fn stop_rows(run: &Path, table: &str) -> i64 {
+    std::fs::read_to_string(run.join("journal.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "step_output" && v["step"] == "verify-fingerprints")
+        .filter_map(|v| v["output"]["before"]["tables"][table]["rows"].as_i64())
+        .next_back()
+        .expect("the stop's fingerprint in the journal")
+}
+
 async fn audit_rows(stack: &Stack) -> i64 {
     stack
         .connect()
@@ -300,6 +313,43 @@ async fn finalized_upgrade_is_restored_from_its_backup_never_replayed() {
         remove.contains(&format!("docker exec {pg} psql -U privexbot -d postgres"))
             && remove.contains(&format!("DROP DATABASE \"{aside}\"")),
         "{rb}"
+    );
+    // The rows the writers added while the upgrade stood, reported as lost, read from the
+    // tables' counters (no table read with the writers stopped): exactly what the database
+    // set aside holds beyond the stop.
+    let at_stop = stop_rows(&run, "worker_ticks");
+    let aside_rows: i64 = docker(&[
+        "exec",
+        &pg,
+        "psql",
+        "-U",
+        "privexbot",
+        "-d",
+        aside,
+        "-Atc",
+        "SELECT count(*) FROM worker_ticks",
+    ])
+    .trim()
+    .parse()
+    .unwrap();
+    let lost = rb["check"]["window_rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .find(|l| l.starts_with("worker_ticks: "))
+        .unwrap_or_else(|| panic!("no worker_ticks line: {rb}"))
+        .to_string();
+    assert!(
+        aside_rows > at_stop,
+        "the worker wrote while the upgrade stood"
+    );
+    assert_eq!(
+        lost,
+        format!(
+            "worker_ticks: {} row(s) inserted, 0 updated, 0 deleted while the upgrade stood, lost",
+            aside_rows - at_stop
+        )
     );
     // The printed command works as printed.
     let cmd = remove.split('`').nth(1).expect("a command in backticks");

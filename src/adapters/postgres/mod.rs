@@ -27,5 +27,7 @@ pub use extensions::{
 };
 pub use quote::{quote_ident, quote_literal};
 pub use sessions::{Session, list_sessions, terminate_session};
-pub use table_activity::{Activity, TableState, TableStates, activity_since, table_states};
+pub use table_activity::{
+    Activity, TableState, TableStates, activity_since, sessions_gone, table_states, writes_since,
+};
 pub use version::{PgMajor, ServerVersion, check_same_major, image_major, server_version};

@@ -73,6 +73,58 @@ pub async fn table_states(client: &Client, schema: &str) -> Result<TableStates, 
         .collect())
 }
 
+/// Waits up to `settle` for every other client session but `ignore` to end (a session hands
+/// in its row-change counters as it exits); returns how many are still there.
+pub async fn sessions_gone(
+    client: &Client,
+    ignore: &[i32],
+    settle: std::time::Duration,
+) -> Result<i64, PgError> {
+    let deadline = std::time::Instant::now() + settle;
+    loop {
+        let others: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+                    AND pid <> ALL($1)
+                    AND NOT (client_addr IS NULL AND application_name = 'pg_isready')",
+                &[&ignore],
+            )
+            .await
+            .map_err(PgError::query("listing the other sessions"))?
+            .get(0);
+        if others == 0 || std::time::Instant::now() >= deadline {
+            return Ok(others);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The rows each table of `before` gained, changed and lost since, by the counters alone;
+/// None when they cannot tell (a table gone or rewritten, or counters that went back: the
+/// server restarted and counts afresh).
+pub fn writes_since(before: &TableStates, now: &TableStates) -> Option<Vec<(String, [i64; 3])>> {
+    let mut v = Vec::new();
+    for (name, b) in before {
+        let n = now.get(name)?;
+        if n.oid != b.oid || n.filenode != b.filenode || n.columns != b.columns {
+            return None;
+        }
+        let d = [
+            n.inserted - b.inserted,
+            n.updated - b.updated,
+            n.deleted - b.deleted,
+        ];
+        if d.iter().any(|x| *x < 0) {
+            return None;
+        }
+        if d != [0; 3] {
+            v.push((name.clone(), d));
+        }
+    }
+    Some(v)
+}
+
 /// What [`activity_since`] found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Activity {
@@ -101,30 +153,11 @@ pub async fn activity_since(
     if track != "on" {
         unproven.push("track_counts is off: the server counts no row changes".into());
     }
-    let deadline = std::time::Instant::now() + settle;
-    loop {
-        let others: i64 = client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                  WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-                    AND pid <> ALL($1)
-                    AND NOT (client_addr IS NULL AND application_name = 'pg_isready')",
-                &[&ignore],
-            )
-            .await
-            .map_err(PgError::query("listing the other sessions"))?
-            .get(0);
-        if others == 0 {
-            break;
-        }
-        if std::time::Instant::now() >= deadline {
-            unproven.push(format!(
-                "{others} other session(s) still connected: their row changes may not be \
-                 counted yet"
-            ));
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let others = sessions_gone(client, ignore, settle).await?;
+    if others > 0 {
+        unproven.push(format!(
+            "{others} other session(s) still connected: their row changes may not be counted yet"
+        ));
     }
     let now = table_states(client, schema).await?;
     for (name, b) in before {

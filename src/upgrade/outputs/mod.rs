@@ -32,4 +32,4 @@ pub use discovery::{Discovery, EngineOutput, Found, Versions};
 pub use migrations::{AppMigrations, MigrationsOutput};
 pub use postgres::{CollationOutput, RecreateOutput};
 pub use preflight::{ClusterFacts, DataMount, ProbeOutput};
-pub use writers::{StopOutput, WindowOutput};
+pub use writers::{StopOutput, TableWrites, WindowOutput};

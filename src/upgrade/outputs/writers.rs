@@ -33,4 +33,17 @@ pub struct WindowOutput {
     /// Fast path: the new server's WAL position.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wal_at_rollback: Option<WalPosition>,
+    /// Disaster path: what each pre-existing table took since the new server's first login,
+    /// by its row-change counters (no table read); tables without writes are left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes_at_rollback: Option<Vec<TableWrites>>,
+}
+
+/// Rows one table took while the upgrade stood, by the server's counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableWrites {
+    pub table: String,
+    pub inserted: i64,
+    pub updated: i64,
+    pub deleted: i64,
 }

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adapters::fingerprint::Fingerprint;
 use crate::engine::{StepContext, StepError};
-use crate::upgrade::outputs::{RecreateOutput, WindowOutput, fingerprint_before_in};
+use crate::upgrade::outputs::{RecreateOutput, TableWrites, WindowOutput, fingerprint_before_in};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RollbackCheck {
@@ -82,6 +82,8 @@ pub struct Expectation {
     /// Disaster path, or a journal of an older version: the tables when the rollback stopped
     /// the writers on the new server.
     window: Option<Fingerprint>,
+    /// Disaster path: what the writers did by the tables' counters, where they could tell.
+    window_writes: Vec<TableWrites>,
     /// A table that differs from `before` holds client writes made during the window: kept.
     differences_are_kept: bool,
     disaster: bool,
@@ -137,6 +139,10 @@ pub fn expectation(
     };
     Ok(Expectation {
         before,
+        window_writes: window
+            .as_ref()
+            .and_then(|w| w.writes_at_rollback.clone())
+            .unwrap_or_default(),
         window: window.and_then(|w| w.fingerprint_at_rollback),
         differences_are_kept: !disaster && (resumed.is_some() || !recreated || restarted_unchecked),
         disaster,
@@ -199,6 +205,20 @@ pub fn compare(exp: &Expectation, now: &Fingerprint) -> Result<RollbackCheck, St
             )),
             Some(_) => problems.push(format!("{name}: same row count, different contents")),
         }
+    }
+    for w in exp
+        .window_writes
+        .iter()
+        .filter(|w| exp.before.tables.contains_key(&w.table))
+    {
+        check.window_rows.push(format!(
+            "{}: {} row(s) inserted, {} updated, {} deleted while the upgrade stood, {}",
+            w.table,
+            w.inserted,
+            w.updated,
+            w.deleted,
+            if exp.disaster { "lost" } else { "kept" }
+        ));
     }
     check.extra_tables = now
         .tables
@@ -292,6 +312,7 @@ mod tests {
         Expectation {
             before,
             window: None,
+            window_writes: Vec::new(),
             differences_are_kept: true,
             disaster: false,
             resumed: Some("proof".into()),
