@@ -37,7 +37,8 @@ pub struct ReadyOutput {
     #[serde(default)]
     pub resumed: Option<String>,
     /// The pre-existing tables' identity and row-change counters at the first login, for
-    /// `verify-data`'s proof that nothing wrote to them in the window.
+    /// `verify-data`'s proof that nothing wrote to them in the window, and for a disaster
+    /// rollback's report of the writers' rows.
     #[serde(default)]
     pub tables_at_start: Option<TableStates>,
 }
@@ -98,6 +99,15 @@ impl Step for PostgresReady {
             .await
             .context("reading the new server version")?;
         let st = docker.status(&rec.plan.name).await.context("status")?;
+        let b: BackupOutput = earlier(cx, "backup")?;
+        let hold = b.deferred.then_some(b.stop_wal.as_ref()).flatten();
+        // The tables' counters before any client but this one: `verify-data`'s proof reads
+        // them (`hold_the_stop`), and a disaster rollback reports the writers' rows from them
+        // (`rollback::window`). One catalog query.
+        let tables_at_start = match hold {
+            Some(_) => None,
+            None => postgres::table_states(&client, SCHEMA).await.ok(),
+        };
         let out = ReadyOutput {
             db_downtime_ms: (answered_at - rec.stop_issued_at).num_milliseconds(),
             readiness,
@@ -106,7 +116,7 @@ impl Step for PostgresReady {
             image_after: st.image,
             image_id_after: st.image_id,
             resumed: None,
-            tables_at_start: None,
+            tables_at_start,
         };
         cx.log(format!(
             "ready ({}); server {}; database downtime so far {:.1}s",
@@ -115,8 +125,7 @@ impl Step for PostgresReady {
             out.db_downtime_ms as f64 / 1000.0
         ));
         cx.save_output(&out)?;
-        let b: BackupOutput = earlier(cx, "backup")?;
-        if let (true, Some(stop)) = (b.deferred, &b.stop_wal) {
+        if let Some(stop) = hold {
             self.hold_the_stop(cx, &client, &target, stop, out).await?;
         }
         Ok(Finish::Ok)
