@@ -45,6 +45,43 @@ async fn postgres(c: &DockerClient, g: &mut sup::Cleanup) -> Option<String> {
     postgres_with(c, g, None).await
 }
 
+/// Makes the server refuse logins over TCP from 127.0.0.1 (first line of pg_hba.conf, then a
+/// reload): what a restore beside the server needs, so that the copy into the container is
+/// taken instead. The test's own psql uses the socket.
+async fn refuse_local_tcp(c: &DockerClient, pg: &str) {
+    let out = c
+        .exec_output(
+            pg,
+            &ExecSpec::new([
+                "sh",
+                "-c",
+                "sed -i '1i host all all 127.0.0.1/32 reject' \"$PGDATA/pg_hba.conf\"",
+            ])
+            .user("postgres"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.exit_code, 0, "{}", out.stderr_str());
+    psql(c, pg, "appdb", "SELECT pg_reload_conf()").await;
+}
+
+/// The restore's throwaway containers beside `pg`, running or not.
+fn beside_containers(pg: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label={}={pg}", cutover::adapters::restore::beside::LABEL),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
 /// The same, with a `HostConfig` (e.g. a tiny tmpfs on /tmp).
 async fn postgres_with(
     c: &DockerClient,
@@ -188,14 +225,30 @@ async fn dump_verify_and_restore_into_a_fresh_database() {
     let how = cutover::adapters::restore::restore(&c, &fresh, &rec.path, &rec.sha256)
         .await
         .unwrap();
-    // In parallel, from a copy inside the container that is gone afterwards (it is a full copy
-    // of the database).
+    // In parallel, beside the server, reading the dump where it lies: no copy in the
+    // container, and the throwaway container gone afterwards.
     let cpus = c.host_cpus().await.unwrap();
+    let jobs = cutover::adapters::restore::jobs_for(cpus);
+    assert_eq!(how, RestoreHow::Beside { jobs });
+    assert!(
+        beside_containers(&pg).is_empty(),
+        "the restore's throwaway container is removed"
+    );
+    // Where the server refuses logins from 127.0.0.1, from a copy inside the container that
+    // is gone afterwards (it is a full copy of the database).
+    refuse_local_tcp(&c, &pg).await;
+    psql(&c, &pg, "appdb", "CREATE DATABASE copied").await;
+    let copied = PgTarget {
+        database: "copied".into(),
+        ..target.clone()
+    };
+    let how = cutover::adapters::restore::restore(&c, &copied, &rec.path, &rec.sha256)
+        .await
+        .unwrap();
+    assert_eq!(how, RestoreHow::Parallel { jobs });
     assert_eq!(
-        how,
-        RestoreHow::Parallel {
-            jobs: cutover::adapters::restore::jobs_for(cpus)
-        }
+        psql(&c, &pg, "copied", "SELECT count(*) FROM audit_log").await,
+        "1234"
     );
     assert_eq!(cutover::adapters::restore::jobs_for(1), 2);
     assert_eq!(cutover::adapters::restore::jobs_for(2), 4);
@@ -317,6 +370,7 @@ async fn restore_falls_back_to_stdin_when_the_container_has_no_room_for_the_dump
     )
     .await
     .unwrap();
+    refuse_local_tcp(&c, &pg).await;
     psql(&c, &pg, "appdb", "CREATE DATABASE again").await;
     let fresh = PgTarget {
         database: "again".into(),
@@ -424,6 +478,24 @@ async fn a_dump_replaced_since_its_verification_is_refused_before_anything_is_re
         .unwrap_err();
     assert!(matches!(e, BackupError::Changed { .. }), "{e}");
     assert!(e.to_string().contains(&rec.sha256), "{e}");
+    assert_eq!(
+        psql(
+            &c,
+            &pg,
+            "refused",
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        )
+        .await,
+        "0",
+        "nothing may be restored from a changed file"
+    );
+    // The same when the dump is copied into the container (no login from 127.0.0.1): its
+    // sha256 is checked on the bytes copied, before pg_restore reads them.
+    refuse_local_tcp(&c, &pg).await;
+    let e = cutover::adapters::restore::restore(&c, &refused, &rec.path, &rec.sha256)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BackupError::Changed { .. }), "{e}");
     assert_eq!(
         psql(
             &c,

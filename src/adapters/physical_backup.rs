@@ -112,6 +112,7 @@ impl PhysicalTarget {
             network_mode: Some(format!("container:{}", self.container)),
             labels: self.labels.clone(),
             more_volumes: Vec::new(),
+            long_running: true,
         }
     }
 }
@@ -318,6 +319,7 @@ pub async fn restore_check<T>(
         network_mode: None,
         labels,
         more_volumes: Vec::new(),
+        long_running: true,
     };
     let mut outcome: Option<Result<T>> = None;
     docker

@@ -30,6 +30,10 @@ use super::labels;
 
 /// How long a forgotten probe lives before it removes itself.
 const PROBE_LIFETIME_SECS: u32 = 900;
+/// The same for a probe that runs a copy, a backup or a restore: those scale with the
+/// database (a 200 GB base backup outlasts 15 minutes, and the probe's end would kill it).
+/// Such a probe is removed when its work ends, and a leftover is found by its labels.
+const LONG_PROBE_LIFETIME_SECS: u32 = 7 * 24 * 3600;
 /// A tmpfs in every probe, for scratch files.
 pub const SCRATCH: &str = "/cutover-scratch";
 /// Label on every probe container, so an operator can find (and a test can count) them.
@@ -46,6 +50,8 @@ pub struct ProbeOptions {
     pub network_mode: Option<String>,
     /// Extra labels (e.g. the project's, so its teardown finds the probe).
     pub labels: HashMap<String, String>,
+    /// Its work scales with the database: live a week, not 15 minutes.
+    pub long_running: bool,
 }
 
 /// A running throwaway container of one image.
@@ -135,7 +141,14 @@ impl DockerClient {
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             entrypoint: Some(vec!["sleep".into()]),
-            cmd: Some(vec![PROBE_LIFETIME_SECS.to_string()]),
+            cmd: Some(vec![
+                if opts.long_running {
+                    LONG_PROBE_LIFETIME_SECS
+                } else {
+                    PROBE_LIFETIME_SECS
+                }
+                .to_string(),
+            ]),
             user: Some("0:0".into()),
             // The image's own ENV stays; LC_ALL is set per command where a locale matters.
             labels: Some({

@@ -202,6 +202,7 @@ pub async fn run(
             volume: Some((swap.backup_volume.clone(), BACKUP_AT.into())),
             more_volumes: vec![(swap.data_source.clone(), DATA_AT.into())],
             labels: [(COPY_LABEL.to_string(), swap.backup_volume.clone())].into(),
+            long_running: true,
             ..Default::default()
         };
         let t = std::time::Instant::now();

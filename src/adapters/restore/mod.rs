@@ -4,8 +4,9 @@
 //! - The target must hold no user table: replaying a dump into a live database duplicates rows
 //!   in tables without a primary key (DESIGN.md defect 4). The caller creates it fresh.
 //! - `pg_restore --jobs N` loads tables and builds indexes N at a time. It needs the dump as a
-//!   file it can seek in where it runs, so the dump is first streamed into the container's
-//!   `/tmp` (mode 0600), then restored, then removed whatever the outcome. N is twice the
+//!   file it can seek in where it runs: first choice, it runs beside the server in a throwaway
+//!   container that reads the dump where it lies ([`beside`]); else the dump is streamed into
+//!   the container's `/tmp` (mode 0600), restored, then removed whatever the outcome. N is twice the
 //!   engine host's CPU count ([`jobs_for`]): the jobs also wait on the disk, so more of them
 //!   than CPUs keeps the CPUs busy.
 //! - One process reading stdin instead, said in the returned [`RestoreHow`], when the
@@ -29,6 +30,8 @@ use super::backup::{BackupError, PgTarget, Result, io};
 use super::docker::{DockerClient, ExecSpec};
 use super::hashing_reader::{HashingReader, Seen};
 
+pub mod beside;
+
 /// More jobs than this gain little (the largest table and its indexes set the floor), and
 /// each is a connection.
 pub const MAX_JOBS: u32 = 8;
@@ -41,6 +44,9 @@ pub fn jobs_for(cpus: u32) -> u32 {
 /// How the restore ran, for the log and the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RestoreHow {
+    /// `pg_restore --jobs N` in a throwaway container of the server's image that shares its
+    /// network namespace and reads the dump where it lies (bind-mounted, read-only).
+    Beside { jobs: u32 },
     /// `pg_restore --jobs N` from a copy of the dump inside the container.
     Parallel { jobs: u32 },
     /// One `pg_restore` reading the dump on stdin, and why.
@@ -50,6 +56,10 @@ pub enum RestoreHow {
 impl std::fmt::Display for RestoreHow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            RestoreHow::Beside { jobs } => write!(
+                f,
+                "pg_restore --jobs {jobs} beside the server, reading the dump where it lies"
+            ),
             RestoreHow::Parallel { jobs } => write!(f, "pg_restore --jobs {jobs}"),
             RestoreHow::Stdin { why } => write!(f, "one pg_restore on stdin ({why})"),
         }
@@ -64,11 +74,14 @@ pub async fn restore(
     path: &Path,
     expected: &str,
 ) -> Result<RestoreHow> {
-    refuse_non_empty(docker, target).await?;
+    let port = refuse_non_empty(docker, target).await?;
     let bytes = std::fs::metadata(path)
         .map_err(|e| io(format!("stat {}", path.display()), e))?
         .len();
     let jobs = jobs_for(docker.host_cpus().await.unwrap_or(1));
+    if beside::restore(docker, target, port, path, bytes, expected, jobs).await? {
+        return Ok(RestoreHow::Beside { jobs });
+    }
     let how = match container_tmp_free(docker, target).await {
         Some(free) if free > bytes + bytes / 10 + (64 << 20) => RestoreHow::Parallel { jobs },
         Some(free) => RestoreHow::Stdin {
@@ -93,12 +106,14 @@ pub async fn restore(
             result?;
         }
         RestoreHow::Stdin { .. } => restore_stdin(docker, target, path, bytes, expected).await?,
+        RestoreHow::Beside { .. } => unreachable!("chosen above, before the copy"),
     }
     Ok(how)
 }
 
-async fn refuse_non_empty(docker: &DockerClient, target: &PgTarget) -> Result<()> {
-    let count_sql = "SELECT count(*) FROM pg_catalog.pg_tables \
+/// Refuses a target with user tables; returns the port the server listens on.
+async fn refuse_non_empty(docker: &DockerClient, target: &PgTarget) -> Result<u16> {
+    let count_sql = "SELECT count(*) || ' ' || current_setting('port') FROM pg_catalog.pg_tables \
                      WHERE schemaname NOT IN ('pg_catalog', 'information_schema')";
     let check = docker
         .exec_output(
@@ -126,14 +141,19 @@ async fn refuse_non_empty(docker: &DockerClient, target: &PgTarget) -> Result<()
             stderr: format!("cannot inspect the target: {}", check.stderr_str().trim()),
         });
     }
-    let tables: u64 = check.stdout_str().trim().parse().unwrap_or(u64::MAX);
+    let out = check.stdout_str();
+    let mut words = out.split_whitespace();
+    let tables: u64 = words
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(u64::MAX);
     if tables != 0 {
         return Err(BackupError::TargetNotEmpty {
             database: target.database.clone(),
             tables,
         });
     }
-    Ok(())
+    Ok(words.next().and_then(|w| w.parse().ok()).unwrap_or(5432))
 }
 
 /// Free bytes in the container's /tmp (`df -Pk`), None when it cannot be read.
@@ -150,7 +170,7 @@ async fn container_tmp_free(docker: &DockerClient, target: &PgTarget) -> Option<
     Some(kib * 1024)
 }
 
-fn pg_restore_args<'a>(target: &'a PgTarget, extra: &[&'a str]) -> Vec<&'a str> {
+pub(super) fn pg_restore_args<'a>(target: &'a PgTarget, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "pg_restore",
         "--exit-on-error",
@@ -165,7 +185,7 @@ fn pg_restore_args<'a>(target: &'a PgTarget, extra: &[&'a str]) -> Vec<&'a str> 
 }
 
 /// `path`, opened for reading through a hasher.
-async fn open_hashing(path: &Path) -> Result<(HashingReader<tokio::fs::File>, Seen)> {
+pub(super) async fn open_hashing(path: &Path) -> Result<(HashingReader<tokio::fs::File>, Seen)> {
     let file = tokio::fs::File::open(path)
         .await
         .map_err(|e| io(format!("open {}", path.display()), e))?;
@@ -173,7 +193,7 @@ async fn open_hashing(path: &Path) -> Result<(HashingReader<tokio::fs::File>, Se
 }
 
 /// The whole file passed through `seen`, and its sha256 is `expected`.
-fn same_bytes(path: &Path, bytes: u64, expected: &str, seen: &Seen) -> Result<()> {
+pub(super) fn same_bytes(path: &Path, bytes: u64, expected: &str, seen: &Seen) -> Result<()> {
     let (n, sha256) = seen.result();
     if n == bytes && sha256 == expected {
         return Ok(());
@@ -257,7 +277,7 @@ async fn restore_stdin(
     same_bytes(path, bytes, expected, &seen)
 }
 
-fn failed_if_nonzero(target: &PgTarget, code: i64, stderr: &str) -> Result<()> {
+pub(super) fn failed_if_nonzero(target: &PgTarget, code: i64, stderr: &str) -> Result<()> {
     if code != 0 {
         return Err(BackupError::RestoreFailed {
             database: target.database.clone(),
