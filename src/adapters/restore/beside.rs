@@ -56,12 +56,11 @@ pub(super) async fn restore(
         ..Default::default()
     };
     let inside = format!("{MOUNT}/{name}");
-    let outcome = docker
+    docker
         .with_probe_opts(&image, &opts, async |p| {
             Ok(run(p, target, port, &inside, bytes, jobs, hash, expected, path).await)
         })
-        .await?;
-    outcome
+        .await?
 }
 
 #[allow(clippy::too_many_arguments)]
