@@ -520,3 +520,29 @@ async fn a_dump_replaced_since_its_verification_is_refused_before_anything_is_re
         "3001"
     );
 }
+
+/// The throwaway containers that copy, back up or restore live as long as that work: their
+/// PID 1 is a week's `sleep`, where a plain probe's is 15 minutes. Before, every probe slept
+/// 15 minutes, and the end of that sleep stops the container with whatever runs in it: a base
+/// backup, a volume copy or a restore of a few hundred GB would have been killed half-way.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probe_that_copies_or_restores_outlives_fifteen_minutes() {
+    let Some(c) = sup::client().await else { return };
+    if c.try_inspect_image(IMAGE).await.unwrap().is_none() {
+        sup::skip::<()>(&format!("{IMAGE} not built yet (the test bed builds it)"));
+        return;
+    }
+    for (long_running, sleep) in [(false, "sleep 900"), (true, "sleep 604800")] {
+        let opts = cutover::adapters::docker::probe::ProbeOptions {
+            long_running,
+            ..Default::default()
+        };
+        let pid1 = c
+            .with_probe_opts(IMAGE, &opts, async |p| {
+                Ok(p.sh("tr '\\0' ' ' < /proc/1/cmdline").await?.stdout_str())
+            })
+            .await
+            .unwrap();
+        assert_eq!(pid1.trim(), sleep, "long_running = {long_running}");
+    }
+}

@@ -95,18 +95,15 @@ pub async fn restore(
             why: "cannot read the container's free space in /tmp".into(),
         },
     };
-    match &how {
-        RestoreHow::Parallel { jobs } => {
-            let inside = format!("/tmp/cutover-restore-{}.dump", std::process::id());
-            let result =
-                restore_parallel(docker, target, path, bytes, expected, &inside, *jobs).await;
-            // Removed whatever happened: it is a full copy of the database.
-            let rm = target.spec(["rm", "-f", inside.as_str()]);
-            let _ = docker.exec_output(&target.container, &rm).await;
-            result?;
-        }
-        RestoreHow::Stdin { .. } => restore_stdin(docker, target, path, bytes, expected).await?,
-        RestoreHow::Beside { .. } => unreachable!("chosen above, before the copy"),
+    if let RestoreHow::Parallel { jobs } = &how {
+        let inside = format!("/tmp/cutover-restore-{}.dump", std::process::id());
+        let result = restore_parallel(docker, target, path, bytes, expected, &inside, *jobs).await;
+        // Removed whatever happened: it is a full copy of the database.
+        let rm = target.spec(["rm", "-f", inside.as_str()]);
+        let _ = docker.exec_output(&target.container, &rm).await;
+        result?;
+    } else {
+        restore_stdin(docker, target, path, bytes, expected).await?;
     }
     Ok(how)
 }
