@@ -142,12 +142,18 @@ async fn repair_with(
         still.extend(repair_database(&other, Some(&db), &rebuilt_forward, all, &mut rec).await?);
     }
     cx.log(format!(
-        "old server: {} collatable index(es), {} broken, {} rebuilt{}",
+        "old server: {} collatable index(es){}, {} broken, {} rebuilt{}",
         rec.indexes,
+        if main_restored {
+            " outside the restored database"
+        } else {
+            ""
+        },
         rec.broken_before.len(),
         rec.reindexed.len(),
         rec.why_all
             .as_deref()
+            .filter(|_| !rec.reindexed.is_empty())
             .map(|w| format!(" (all: {w})"))
             .unwrap_or_default()
     ));
