@@ -346,30 +346,7 @@ async fn restore_falls_back_to_stdin_when_the_container_has_no_room_for_the_dump
     let Some(pg) = postgres_with(&c, &mut g, Some(small_tmp)).await else {
         return;
     };
-    psql(
-        &c,
-        &pg,
-        "appdb",
-        "CREATE TABLE t (v int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 3000);",
-    )
-    .await;
-    let tmp = tempfile::tempdir().unwrap();
-    let target = PgTarget {
-        container: pg.clone(),
-        user: "app".into(),
-        database: "appdb".into(),
-        password: Some("pw-secret".into()),
-    };
-    let rec = backup::dump(
-        &c,
-        &target,
-        &tmp.path().join("run"),
-        "t.dump",
-        &["t"],
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let (target, rec, _tmp) = table_t_dumped(&c, &pg).await;
     refuse_local_tcp(&c, &pg).await;
     psql(&c, &pg, "appdb", "CREATE DATABASE again").await;
     let fresh = PgTarget {
@@ -404,6 +381,50 @@ async fn restore_falls_back_to_stdin_when_the_container_has_no_room_for_the_dump
     .await
     .unwrap_err();
     assert!(matches!(e, BackupError::Changed { .. }), "{e}");
+}
+
+/// Table `t` (3000 rows) in `appdb` of `pg`, dumped by cutover into a temporary run
+/// directory (kept as long as the returned guard).
+async fn table_t_dumped(
+    c: &DockerClient,
+    pg: &str,
+) -> (PgTarget, backup::BackupRecord, tempfile::TempDir) {
+    psql(
+        c,
+        pg,
+        "appdb",
+        "CREATE TABLE t (v int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 3000);",
+    )
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let target = PgTarget {
+        container: pg.to_string(),
+        user: "app".into(),
+        database: "appdb".into(),
+        password: Some("pw-secret".into()),
+    };
+    let rec = backup::dump(
+        c,
+        &target,
+        &tmp.path().join("run"),
+        "t.dump",
+        &["t"],
+        |_| {},
+    )
+    .await
+    .unwrap();
+    (target, rec, tmp)
+}
+
+/// User tables in database `db`.
+async fn public_tables(c: &DockerClient, pg: &str, db: &str) -> String {
+    psql(
+        c,
+        pg,
+        db,
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+    )
+    .await
 }
 
 /// Overwrites `rec.path` with a valid dump of the same table holding other rows (one more):
@@ -442,30 +463,7 @@ async fn a_dump_replaced_since_its_verification_is_refused_before_anything_is_re
     let Some(pg) = postgres(&c, &mut g).await else {
         return;
     };
-    psql(
-        &c,
-        &pg,
-        "appdb",
-        "CREATE TABLE t (v int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 3000);",
-    )
-    .await;
-    let tmp = tempfile::tempdir().unwrap();
-    let target = PgTarget {
-        container: pg.clone(),
-        user: "app".into(),
-        database: "appdb".into(),
-        password: Some("pw-secret".into()),
-    };
-    let rec = backup::dump(
-        &c,
-        &target,
-        &tmp.path().join("run"),
-        "t.dump",
-        &["t"],
-        |_| {},
-    )
-    .await
-    .unwrap();
+    let (target, rec, _tmp) = table_t_dumped(&c, &pg).await;
     replace_with_other_dump(&c, &pg, &target, &rec).await;
 
     psql(&c, &pg, "appdb", "CREATE DATABASE refused").await;
@@ -479,13 +477,7 @@ async fn a_dump_replaced_since_its_verification_is_refused_before_anything_is_re
     assert!(matches!(e, BackupError::Changed { .. }), "{e}");
     assert!(e.to_string().contains(&rec.sha256), "{e}");
     assert_eq!(
-        psql(
-            &c,
-            &pg,
-            "refused",
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
-        )
-        .await,
+        public_tables(&c, &pg, "refused").await,
         "0",
         "nothing may be restored from a changed file"
     );
@@ -497,13 +489,7 @@ async fn a_dump_replaced_since_its_verification_is_refused_before_anything_is_re
         .unwrap_err();
     assert!(matches!(e, BackupError::Changed { .. }), "{e}");
     assert_eq!(
-        psql(
-            &c,
-            &pg,
-            "refused",
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
-        )
-        .await,
+        public_tables(&c, &pg, "refused").await,
         "0",
         "nothing may be restored from a changed file"
     );
