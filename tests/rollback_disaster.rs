@@ -56,6 +56,15 @@ fn timed(dir: &Path, args: &[&str], what: &str, times: &mut Vec<(String, f64)>) 
     o
 }
 
+/// `cutover rollback --disaster --yes` on the dump path: its output, and that output as text.
+fn rollback_from_dump(dir: &Path) -> (Output, String) {
+    let o = Run::new(dir, &["rollback", "--disaster", "--yes"])
+        .env(DUMP.0, DUMP.1)
+        .output();
+    let out = text(&o);
+    (o, out)
+}
+
 /// The databases of the stack's server but the templates and `postgres`, sorted.
 async fn databases(stack: &Stack) -> Vec<String> {
     stack
@@ -438,10 +447,7 @@ async fn a_failed_restore_leaves_the_original_database_in_place() {
     assert!(lines.contains(&sha));
     std::fs::write(&journal, lines.replace(&sha, &cut_sha)).unwrap();
 
-    let o = Run::new(dir, &["rollback", "--disaster", "--yes"])
-        .env(DUMP.0, DUMP.1)
-        .output();
-    let out = text(&o);
+    let (o, out) = rollback_from_dump(dir);
     assert_eq!(
         o.status.code(),
         Some(3),
@@ -493,10 +499,7 @@ async fn a_failed_restore_leaves_the_original_database_in_place() {
     std::fs::write(&backup, &good).unwrap();
     let lines = std::fs::read_to_string(&journal).unwrap();
     std::fs::write(&journal, lines.replace(&cut_sha, &sha)).unwrap();
-    let o = Run::new(dir, &["rollback", "--disaster", "--yes"])
-        .env(DUMP.0, DUMP.1)
-        .output();
-    let out = text(&o);
+    let (o, out) = rollback_from_dump(dir);
     assert_eq!(o.status.code(), Some(0), "rolled back\n{out}");
     assert!(!has_vector(&stack).await);
     assert_tables_kept(&stack, &start, "disaster rollback after a failed restore").await;
@@ -546,10 +549,7 @@ async fn a_restore_whose_contents_differ_from_the_stop_is_never_swapped_in() {
     assert!(tampered > 0, "the journal holds the stop's fingerprint");
     std::fs::write(&journal, lines.join("\n") + "\n").unwrap();
 
-    let o = Run::new(dir, &["rollback", "--disaster", "--yes"])
-        .env(DUMP.0, DUMP.1)
-        .output();
-    let out = text(&o);
+    let (o, out) = rollback_from_dump(dir);
     assert_eq!(o.status.code(), Some(3), "the rollback stops\n{out}");
     assert!(
         out.contains("tags: same row count, different contents") && out.contains("untouched"),
@@ -575,10 +575,7 @@ async fn a_restore_whose_contents_differ_from_the_stop_is_never_swapped_in() {
     }
 
     std::fs::write(&journal, &good).unwrap();
-    let o = Run::new(dir, &["rollback", "--disaster", "--yes"])
-        .env(DUMP.0, DUMP.1)
-        .output();
-    let out = text(&o);
+    let (o, out) = rollback_from_dump(dir);
     assert_eq!(o.status.code(), Some(0), "rolled back\n{out}");
     assert!(
         out.contains("contents compared with the stop on the restored data before it took"),
