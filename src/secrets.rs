@@ -20,8 +20,19 @@ fn known() -> &'static RwLock<Vec<String>> {
 }
 
 /// Whether a variable or key name says it holds a secret.
+///
+/// A name that ends in `_FILE`, `_PATH` or `_DIR` (`POSTGRES_PASSWORD_FILE`, `SSH_KEY_PATH`)
+/// holds where a secret is kept, not the secret. Its value is a path that reappears in the
+/// container's mounts (`/run/secrets/…`): hidden as a secret there, it would be journaled as
+/// "[redacted]", and the old container could not be re-created from the journal.
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
+    if ["_FILE", "_PATH", "_DIR"]
+        .iter()
+        .any(|s| upper.ends_with(s))
+    {
+        return false;
+    }
     ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY"]
         .iter()
         .any(|w| upper.contains(w))
@@ -119,6 +130,26 @@ mod tests {
             "redis://:[redacted]@cache:6379"
         );
         assert_eq!(hide("C.UTF-8 stays"), "C.UTF-8 stays");
+    }
+
+    #[test]
+    fn a_name_for_where_a_secret_is_kept_is_no_secret() {
+        for name in [
+            "POSTGRES_PASSWORD",
+            "db_password",
+            "API_KEY",
+            "SECRET_KEY_BASE",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in [
+            "POSTGRES_PASSWORD_FILE",
+            "SSH_KEY_PATH",
+            "secrets_dir",
+            "PGDATA",
+        ] {
+            assert!(!is_secret_name(name), "{name}");
+        }
     }
 
     #[test]
