@@ -8,6 +8,9 @@
 //!   generated strings, as musl's is; the Debian-shaped one is glibc's en_US order), and the
 //!   entrypoint's chown: each image, started as root on the other's volume, takes every file
 //!   of PGDATA over (so a rollback to the Alpine image gets uid 70 back by itself).
+//! - `the_entrypoint_reads_its_settings_from_files_as_upstream`: `POSTGRES_PASSWORD_FILE` and
+//!   `POSTGRES_USER_FILE` (Compose secrets) initialise the cluster, the file's trailing newline
+//!   dropped, and a setting given both ways is refused, as the official entrypoint does.
 //! - `the_alpine_volume_on_the_debian_image_has_broken_indexes`: the upgrade as the guide does
 //!   it (same volume, new image, nothing else) starts silently, and then amcheck fails and an
 //!   index scan answers differently from a sequential scan. This is what cutover's collation
@@ -194,6 +197,86 @@ async fn stand_ins_reproduce_what_they_stand_for() {
         "taken back by the entrypoint"
     );
     assert_eq!(order_by(&alpine, &words), MUSL_ORDER);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_entrypoint_reads_its_settings_from_files_as_upstream() {
+    let Some(_engine) = require_docker() else {
+        return;
+    };
+    let scratch = Scratch::new();
+    let secrets = tempfile::tempdir().unwrap();
+    std::fs::write(secrets.path().join("pw"), "from-the-file\n").unwrap();
+    std::fs::write(secrets.path().join("user"), "filed_user\n").unwrap();
+    // Readable by root alone: the entrypoint reads it before it drops to postgres.
+    std::fs::set_permissions(
+        secrets.path().join("pw"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let mount = format!("{}:/run/secrets:ro", secrets.path().display());
+    let labels = scratch.label_args();
+    for image in [BEFORE, AFTER] {
+        let name = format!(
+            "{}-files-{}",
+            scratch.project,
+            if image == BEFORE { "b" } else { "a" }
+        );
+        let mut args = vec!["run", "-d", "--name", &name];
+        args.extend(labels.iter().map(String::as_str));
+        args.extend([
+            "-e",
+            "POSTGRES_PASSWORD_FILE=/run/secrets/pw",
+            "-e",
+            "POSTGRES_USER_FILE=/run/secrets/user",
+            "-v",
+            &mount,
+            image,
+        ]);
+        docker(&args);
+        wait_ready(&name).await;
+        // Over TCP, where the password counts: the file's value without its newline.
+        let login = |pw: &str| {
+            std::process::Command::new("docker")
+                .args(["exec", "-e", &format!("PGPASSWORD={pw}"), &name])
+                .args(["psql", "-X", "-At", "-h", "127.0.0.1", "-U", "filed_user"])
+                .args(["-d", "filed_user", "-c", "SELECT current_user"])
+                .output()
+                .unwrap()
+        };
+        let ok = login("from-the-file");
+        assert_eq!(
+            String::from_utf8_lossy(&ok.stdout).trim(),
+            "filed_user",
+            "{image}: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert!(
+            !login("from-the-file\n").status.success(),
+            "{image}: newline dropped"
+        );
+        docker(&["rm", "-f", "-v", &name]);
+
+        // Both ways at once: refused before anything starts.
+        let both = std::process::Command::new("docker")
+            .args(["run", "--rm", "-e", "POSTGRES_PASSWORD=x"])
+            .args([
+                "-e",
+                "POSTGRES_PASSWORD_FILE=/run/secrets/pw",
+                "-v",
+                &mount,
+                image,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(both.status.code(), Some(1), "{image}");
+        assert!(
+            String::from_utf8_lossy(&both.stderr)
+                .contains("both POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE are set"),
+            "{image}: {}",
+            String::from_utf8_lossy(&both.stderr)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

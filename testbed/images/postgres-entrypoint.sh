@@ -6,19 +6,41 @@
 #   - listens on all addresses, logs to stdout/stderr;
 #   - the server runs as the postgres user (we start as root only to fix ownership);
 #   - SIGTERM and SIGINT both give a *fast* shutdown (postgres alone treats SIGTERM as "smart",
-#     which waits for every client to leave: a stop would then hang on the worker's connection).
+#     which waits for every client to leave: a stop would then hang on the worker's connection);
+#   - POSTGRES_PASSWORD, POSTGRES_USER, POSTGRES_DB and POSTGRES_INITDB_ARGS may each come from
+#     a file named by the same variable with _FILE appended (a Compose or Swarm secret).
 # A non-empty PGDATA is used as is, so the "after" image starts on the "before" image's volume.
 set -Eeuo pipefail
-
-: "${PGDATA:=/var/lib/postgresql/data}"
-: "${POSTGRES_USER:=postgres}"
-: "${POSTGRES_DB:=$POSTGRES_USER}"
 
 # Any other command (psql, pg_dump, bash ...) runs unchanged, as in the official image.
 if [ "${1:-postgres}" != "postgres" ]; then
 	exec "$@"
 fi
 shift || true
+
+# NAME from NAME_FILE, as upstream reads its settings: giving both is an error; the file is
+# read with $(< file), which drops its trailing newlines; NAME is exported and NAME_FILE unset,
+# so the re-exec as postgres below (which may not read the file) gets the value, and never
+# both. Read here, as root, before privileges are dropped: a secret may be readable by root only.
+setting_from_file() {
+	local name=$1 fallback=${2:-} file_var="${1}_FILE"
+	local value=${!name:-} file=${!file_var:-}
+	if [ -n "$value" ] && [ -n "$file" ]; then
+		echo "error: both $name and $file_var are set; give one of them" >&2
+		exit 1
+	fi
+	if [ -n "$file" ]; then
+		value=$(<"$file")
+	fi
+	export "$name=${value:-$fallback}"
+	unset "$file_var"
+}
+setting_from_file POSTGRES_PASSWORD
+setting_from_file POSTGRES_USER postgres
+setting_from_file POSTGRES_DB "$POSTGRES_USER"
+setting_from_file POSTGRES_INITDB_ARGS
+
+: "${PGDATA:=/var/lib/postgresql/data}"
 
 if [ "$(id -u)" = 0 ]; then
 	mkdir -p "$PGDATA" /run/postgresql
