@@ -18,6 +18,7 @@ use tokio::sync::OnceCell;
 use tokio_postgres::Client;
 
 use super::facts::StackFacts;
+use super::setting_files;
 use crate::adapters::backup;
 use crate::adapters::compose::PortMapping;
 use crate::adapters::docker::{DockerClient, PullPolicy};
@@ -197,12 +198,23 @@ impl UpgradeEnv {
         }
     }
 
-    /// Credentials as the container was started with them; `db_password`, `database` and
-    /// `db_user` from the configuration win when set (images that read a password file, a
-    /// cluster whose application database is not `POSTGRES_DB`).
+    /// Credentials as the container was started with them, its `*_FILE` settings read inside
+    /// it (`setting_files`); `db_password`, `database` and `db_user` from the configuration win
+    /// when set (a password kept elsewhere, a cluster whose application database is not
+    /// `POSTGRES_DB`).
     pub async fn credentials(&self, container: &str) -> Result<PgCredentials> {
-        let c = self.docker().await?.inspect(container).await?;
+        let docker = self.docker().await?;
+        let c = docker.inspect(container).await?;
         let env = c.config.and_then(|c| c.env).unwrap_or_default();
+        let configured: Vec<&str> = [
+            (self.db_password.is_some(), "POSTGRES_PASSWORD"),
+            (self.db_user.is_some(), "POSTGRES_USER"),
+            (self.database.is_some(), "POSTGRES_DB"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect();
+        let env = setting_files::inline(docker, container, env, &configured).await?;
         let mut creds = PgCredentials::from_env_list(&env);
         if self.db_password.is_some() {
             creds.password = self.db_password.clone();

@@ -22,6 +22,7 @@ pub mod preflight_report;
 pub mod rehearse;
 pub mod report;
 pub mod rollback;
+pub mod setting_files;
 pub mod steps;
 pub mod tool;
 pub mod world;

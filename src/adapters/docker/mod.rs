@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod by_label;
 pub mod connect;
+pub mod container_file;
 pub mod create_service;
 pub mod discover;
 pub mod disk;

@@ -4,7 +4,8 @@
 //! `.env` or a service's interpolated environment).
 //!
 //! `POSTGRES_PASSWORD_FILE` is a path inside the container: it is reported so the caller can
-//! read it through Docker. `Debug` redacts the password.
+//! read it through Docker, and [`value_from_file`] turns the file's bytes into the value as
+//! the entrypoint does. `Debug` redacts the password.
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -66,9 +67,35 @@ impl PgCredentials {
     }
 }
 
+/// The value in a `*_FILE` setting's bytes (`POSTGRES_PASSWORD_FILE`, say), as the official
+/// entrypoint reads it: `$(< file)`, which drops every trailing newline and nothing else. Err
+/// says why the file cannot be a setting (never what it holds).
+pub fn value_from_file(bytes: Vec<u8>) -> Result<String, &'static str> {
+    let mut text = String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text")?;
+    let kept = text.trim_end_matches('\n').len();
+    text.truncate(kept);
+    if text.is_empty() {
+        return Err("the file is empty");
+    }
+    if text.contains('\0') {
+        return Err("the file holds a NUL byte, which the entrypoint's shell drops");
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_setting_file_loses_its_trailing_newlines_only() {
+        let pw = |b: &[u8]| value_from_file(b.to_vec());
+        assert_eq!(pw(b"s3cret\n\n"), Ok("s3cret".into()));
+        assert_eq!(pw(b" s3 cret \r"), Ok(" s3 cret \r".into()));
+        assert_eq!(pw(b"a\nb\n"), Ok("a\nb".into()));
+        assert_eq!(pw(b"\n\n"), Err("the file is empty"));
+        assert!(pw(&[0xff, 0xfe]).is_err());
+    }
 
     #[test]
     fn defaults_follow_the_official_image() {

@@ -20,7 +20,7 @@ mod version;
 pub use admin::{checkpoint, current_database, database_size};
 pub use connect::{PgTarget, connect, connect_until};
 pub use continuity::{Resumed, WalPosition, resumed_from, wal_position};
-pub use credentials::PgCredentials;
+pub use credentials::{PgCredentials, value_from_file};
 pub use error::PgError;
 pub use extensions::{
     ExtensionChange, available_extension, create_extension, drop_extension, installed_extension,

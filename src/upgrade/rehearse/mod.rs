@@ -480,6 +480,9 @@ async fn shape_of(docker: &DockerClient, container: &str, service: &str) -> Resu
             k.starts_with("POSTGRES_") || k == "PGDATA" || k == "LANG" || k.starts_with("LC_")
         })
         .collect();
+    // The side stack cannot mount the live stack's secrets: the values go into its private
+    // compose file instead, as a password given in the environment does.
+    let env = crate::upgrade::setting_files::inline(docker, container, env, &[]).await?;
     let pgdata = env
         .iter()
         .find_map(|kv| kv.strip_prefix("PGDATA="))
