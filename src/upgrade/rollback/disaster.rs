@@ -553,10 +553,10 @@ async fn dump_to_restore(env: &UpgradeEnv, cx: &StepContext) -> Result<BackupRec
     match journaled_source(backup.clone(), portable).map_err(StepError::new)? {
         Source::Dump(record) => {
             // `cutover rollback --disaster` checked the file before anything was undone; the
-            // restore checks the bytes it streams into the container against the same sha256.
+            // restore checks it against the same sha256 again before `pg_restore` reads it
+            // (beside the server), or on the bytes it streams into the container (the copy).
             cx.log(format!(
-                "restoring backup {} (sha256 {}, checked again on the bytes copied into the \
-                 container)",
+                "restoring backup {} (sha256 {}, checked again before pg_restore reads it)",
                 record.path.display(),
                 record.sha256
             ));
@@ -591,7 +591,7 @@ async fn dump_to_restore(env: &UpgradeEnv, cx: &StepContext) -> Result<BackupRec
 /// The backup file still is the one that was verified: its sha256 equals the journaled one.
 /// Checked by `cutover rollback --disaster` before anything is undone (a mismatch found in
 /// `recreate-postgres`' undo would come after the writers were stopped, qdrant removed and the
-/// compose file restored: a half-rolled-back stack); the restore checks the bytes it copies.
+/// compose file restored: a half-rolled-back stack); the restore checks it again as it reads.
 pub fn verify_backup(record: &BackupRecord) -> Result<(), String> {
     let sha = backup::sha256_file(&record.path)
         .map_err(|e| format!("re-reading the backup {}: {e:#}", record.path.display()))?;
