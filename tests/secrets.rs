@@ -7,7 +7,9 @@
 //! gets the password inside a `DATABASE_URL`, which a failing migrations command prints.
 //!
 //! A second test keeps postgres's password and user in Compose secrets (`*_FILE`), in no
-//! environment and not given to cutover: the upgrade and the rollback read them where they lie.
+//! environment and not given to cutover: the rehearsal, the upgrade and the rollback read them
+//! where they lie, and no file under `.cutover/` holds the password afterwards (the
+//! rehearsal's included).
 
 mod fault_support;
 mod support;
@@ -250,6 +252,14 @@ async fn a_password_kept_in_a_compose_secret_is_read_where_it_lies() {
     let before = World::of(&stack);
     let pg_id = stack.container_id("postgres");
 
+    // The rehearsal's copy cannot mount the live stack's secrets: it gets the values.
+    let rehearsed = Run::new(dir, &["rehearse"]).output();
+    assert_eq!(rehearsed.status.code(), Some(0), "{}", text(&rehearsed));
+    assert!(
+        text(&rehearsed).contains("Rehearsal PASSED"),
+        "{}",
+        text(&rehearsed)
+    );
     let done = Run::upgrade(dir).output();
     assert_eq!(done.status.code(), Some(0), "{}", text(&done));
     let image = support::docker(&["inspect", "-f", "{{.Config.Image}}", &pg]);
@@ -259,7 +269,11 @@ async fn a_password_kept_in_a_compose_secret_is_read_where_it_lies() {
     assert_eq!(back.status.code(), Some(0), "{}", text(&back));
     assert_restored(&stack, &before, &pg_id, &text(&back));
 
-    for (what, out) in [("upgrade", &done), ("rollback", &back)] {
+    for (what, out) in [
+        ("rehearsal", &rehearsed),
+        ("upgrade", &done),
+        ("rollback", &back),
+    ] {
         assert!(
             !text(out).contains(&password),
             "the password appears in the {what}"

@@ -5,7 +5,9 @@
 //!   network is `internal` (no route out, none to the live stack's networks) and nothing is
 //!   published. Everything carries the label `io.cutover.rehearsal=<project>`.
 //! - The compose file holds the database's environment (its password among it), so it is
-//!   written 0600 inside a 0700 directory and removed with the stack.
+//!   written 0600 inside a 0700 directory and removed with the stack, together with the copy
+//!   the side run keeps of it to restore it (`runs/<run>/compose.yaml.orig`): the journal and
+//!   the report outlive the teardown, the password does not.
 //! - With `rehearse_app` the file also holds the application's writers (`app_copy`): same
 //!   image, command, environment and healthcheck as Compose resolves the live project, on the
 //!   `internal` network only, under `<project>-rehearsal-<service>`, labelled like the rest;
@@ -165,7 +167,27 @@ impl SideStack {
             )
             .await;
         let _ = std::fs::remove_dir_all(&self.dir);
+        for copy in self.compose_copies() {
+            let _ = std::fs::remove_file(copy);
+        }
         left
+    }
+
+    /// The copies of the compose file the side runs keep beside their journals.
+    fn compose_copies(&self) -> Vec<PathBuf> {
+        let name = format!(
+            "{}.orig",
+            self.compose_file()
+                .file_name()
+                .unwrap_or_default()
+                .display()
+        );
+        std::fs::read_dir(self.dir.with_file_name("runs"))
+            .into_iter()
+            .flatten()
+            .filter_map(|run| Some(run.ok()?.path().join(&name)))
+            .filter(|copy| copy.exists())
+            .collect()
     }
 }
 
