@@ -236,6 +236,13 @@ async fn a_started_parked_container_refuses_and_rollback_recreates_it_from_the_j
     // parked one refuses, and the volume still has exactly one server.
     let p = parked(&stack);
     assert_eq!(p.len(), 1, "{p:?}");
+    // It holds no volume, not even the anonymous one the image's VOLUME would get: removing
+    // it as the operator does below (no `-v`) must leave nothing behind.
+    assert_eq!(
+        docker(&["inspect", "-f", "{{json .Mounts}}", &p[0]]),
+        "[]",
+        "the placeholder mounts nothing"
+    );
     let _ = std::process::Command::new("docker")
         .args(["start", &p[0]])
         .output()
@@ -363,7 +370,7 @@ async fn no_postgres_starts_on_a_volume_another_running_container_mounts() {
     ])));
 
     // Once it is gone, the same rollback finishes.
-    docker(&["rm", "-f", &intruder]);
+    docker(&["rm", "-f", "-v", &intruder]);
     let rb = Run::new(dir, &["rollback", "--yes", "--break-stale-lock"]).output();
     assert_rolled_back(&rb);
     assert_eq!(servers_on(&volume), vec![pg.clone()]);

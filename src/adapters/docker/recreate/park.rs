@@ -8,7 +8,10 @@
 //!
 //! So the old container is replaced, once stopped, by a PARKED placeholder under
 //! `<name>-cutover-old-<id>`: no Compose label, restart policy `no`, no volume, no network, and
-//! an entrypoint that only says what it is and exits 64. Started by hand it refuses; it keeps
+//! an entrypoint that only says what it is and exits 64. "No volume" includes the anonymous
+//! one the engine would make for the image's `VOLUME` (`/var/lib/postgresql/data`): that path
+//! gets a tmpfs instead, so removing the placeholder any way (an operator's `docker rm -f`
+//! too) leaves no empty volume behind. Started by hand it refuses; it keeps
 //! the old image in use and the old env (the journal masks secrets) at hand. The rollback
 //! never starts it: it re-creates the old container from the journaled configuration
 //! (`RecreatePlan::old_config`), which needs only the old image, kept tagged until finalize.
@@ -99,6 +102,8 @@ impl DockerClient {
             return Ok(());
         };
         if self.parked(plan).await?.is_none() {
+            let declared = self.inspect_image(&plan.old_image_id).await?.volumes;
+            let tmpfs = declared.into_iter().map(|v| (v, String::new())).collect();
             let cfg = old.config.unwrap_or_default();
             let env = cfg.env.unwrap_or_default();
             let mut labels = HashMap::from([(PARKED.to_string(), plan.old_id.clone())]);
@@ -117,6 +122,7 @@ impl DockerClient {
                         maximum_retry_count: None,
                     }),
                     network_mode: Some("none".into()),
+                    tmpfs: Some(tmpfs),
                     ..Default::default()
                 }),
                 ..Default::default()

@@ -208,8 +208,8 @@ impl DockerClient {
             self.start(&id).await?;
         }
         if let Some(p) = self.parked(plan).await? {
-            // The placeholder mounts nothing of the user's: `v` removes only the anonymous volume
-            // the engine made for the image's VOLUME when it was created (else it leaks).
+            // The placeholder mounts nothing of the user's: `v` removes only an anonymous volume
+            // the engine made for the image's VOLUME (a placeholder of an older cutover has one).
             self.remove(p.id.as_deref().unwrap_or_default(), true)
                 .await?;
         }
@@ -231,8 +231,8 @@ impl DockerClient {
         }
         self.remove(&plan.old_id, false).await?;
         if let Some(p) = self.parked(plan).await? {
-            // The placeholder mounts nothing of the user's: `v` removes only the anonymous volume
-            // the engine made for the image's VOLUME when it was created (else it leaks).
+            // The placeholder mounts nothing of the user's: `v` removes only an anonymous volume
+            // the engine made for the image's VOLUME (a placeholder of an older cutover has one).
             self.remove(p.id.as_deref().unwrap_or_default(), true)
                 .await?;
         }
