@@ -38,6 +38,18 @@ fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
+/// No file of `files` holds `secret`.
+fn assert_in_no_file(files: &[PathBuf], secret: &str) {
+    for f in files {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            !contains(&bytes, secret),
+            "the password appears in {}",
+            f.display()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_reaches_any_artifact() {
     let Some(_engine) = support::require_docker() else {
@@ -159,14 +171,7 @@ async fn no_secret_reaches_any_artifact() {
                 .any(|f| f.extension().is_some_and(|e| e == "dump")),
         "the artifacts exist: {all:?}"
     );
-    for f in &all {
-        let bytes = std::fs::read(f).unwrap();
-        assert!(
-            !contains(&bytes, &password),
-            "the password appears in {}",
-            f.display()
-        );
-    }
+    assert_in_no_file(&all, &password);
 
     // Backups 0600, in a 0700 run directory.
     for f in all
@@ -279,12 +284,5 @@ async fn a_password_kept_in_a_compose_secret_is_read_where_it_lies() {
             "the password appears in the {what}"
         );
     }
-    for f in files(&dir.join(".cutover")) {
-        let bytes = std::fs::read(&f).unwrap();
-        assert!(
-            !contains(&bytes, &password),
-            "the password appears in {}",
-            f.display()
-        );
-    }
+    assert_in_no_file(&files(&dir.join(".cutover")), &password);
 }
